@@ -1,0 +1,397 @@
+//! Commands: one static table, one dispatcher, one file per family.
+//!
+//! [`dispatch`] follows Redis's order: look the name up (case-insensitively; a container such as
+//! CLIENT looks its subcommand up too) → unknown command or subcommand error → arity check
+//! against the table → authentication → the handler. Handlers never count their arguments (the
+//! table's arity already did) and never touch the socket: they take the parsed [`Args`] and a
+//! [`Ctx`] and return a [`Reply`] or a [`CmdError`], which is a reply too.
+//!
+//! Arity follows Redis: positive = exactly that many arguments, negative = at least that many,
+//! the command name included.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::error::CmdError;
+use crate::protocol::{Protocol, Reply};
+use crate::server::{ClientState, Shared};
+use crate::store::{parse_canonical_i64, Store};
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx, &mut Args) -> Result<Reply, CmdError>;
+
+/// Command flags, as COMMAND INFO reports them (plus sesame's own `TOUCHES_VALUE`).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const ALLOW_BUSY: u32 = 1 << 15;
+    /// Reads the key's value: a sliding key's deadline moves on this command (sesame's own).
+    pub const TOUCHES_VALUE: u32 = 1 << 16;
+
+    /// The names COMMAND INFO prints, in Redis's order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where a command's keys are, as COMMAND INFO's first key, last key and step.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+/// No keys.
+pub const NO_KEYS: KeySpec = KeySpec {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+/// One key, the first argument.
+pub const ONE_KEY: KeySpec = KeySpec {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+/// Every argument is a key.
+pub const ALL_KEYS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+
+/// One row of the command table.
+pub struct Command {
+    /// Lower-case name (`get`, or the subcommand's own name such as `setname`).
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: KeySpec,
+    /// ACL categories without the `@`, as COMMAND INFO lists them.
+    pub acl: &'static [&'static str],
+    /// Redis's command group (`string`, `generic`, `connection`, `server`, …).
+    pub group: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// One line saying what it does (COMMAND DOCS).
+    pub summary: &'static str,
+    pub handler: Handler,
+    /// Subcommands of a container command (CLIENT, CONFIG, …); empty otherwise.
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    /// Does `argc` satisfy the arity?
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// True if the command has the flag.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// Every top-level command, from every family.
+pub fn table() -> impl Iterator<Item = &'static Command> {
+    strings::COMMANDS
+        .iter()
+        .chain(keys::COMMANDS)
+        .chain(connection::COMMANDS)
+        .chain(server::COMMANDS)
+}
+
+fn index() -> &'static HashMap<&'static str, &'static Command> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+    INDEX.get_or_init(|| table().map(|c| (c.name, c)).collect())
+}
+
+/// Finds a top-level command by name, case-insensitively, without allocating for the usual
+/// short names.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let lower = std::str::from_utf8(lower).ok()?;
+    index().get(lower).copied()
+}
+
+/// Finds a subcommand of `container` by name, case-insensitively.
+pub fn lookup_sub(container: &'static Command, name: &[u8]) -> Option<&'static Command> {
+    container
+        .subcommands
+        .iter()
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// The full name Redis uses in errors: `get`, or `client|setname` for a subcommand.
+pub fn full_name(container: Option<&Command>, cmd: &Command) -> String {
+    match container {
+        Some(parent) => format!("{}|{}", parent.name, cmd.name),
+        None => cmd.name.to_string(),
+    }
+}
+
+/// The arguments of one command, read front to back.
+pub struct Args {
+    argv: Vec<Bytes>,
+    pos: usize,
+}
+
+impl Args {
+    /// Wraps a request's argv (name first) and positions after `skip` leading words.
+    pub fn new(argv: Vec<Bytes>, skip: usize) -> Args {
+        Args { argv, pos: skip }
+    }
+
+    /// Every word of the request, the command name included.
+    pub fn argv(&self) -> &[Bytes] {
+        &self.argv
+    }
+
+    /// Number of words not read yet.
+    pub fn remaining(&self) -> usize {
+        self.argv.len() - self.pos
+    }
+
+    /// True if every word was read.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// The next word, or None at the end.
+    pub fn next_opt(&mut self) -> Option<Bytes> {
+        let word = self.argv.get(self.pos).cloned();
+        if word.is_some() {
+            self.pos += 1;
+        }
+        word
+    }
+
+    /// The next word, which the arity check guarantees; a syntax error if it is missing.
+    // Not `Iterator::next`: it fails with a reply instead of ending.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Bytes, CmdError> {
+        self.next_opt().ok_or(CmdError::Syntax)
+    }
+
+    /// The next word without consuming it.
+    pub fn peek(&self) -> Option<&Bytes> {
+        self.argv.get(self.pos)
+    }
+
+    /// The next word as an integer (`ERR value is not an integer or out of range` otherwise).
+    pub fn next_i64(&mut self) -> Result<i64, CmdError> {
+        parse_i64(&self.next()?)
+    }
+
+    /// Every word not read yet.
+    pub fn rest(&mut self) -> Vec<Bytes> {
+        let rest = self.argv[self.pos..].to_vec();
+        self.pos = self.argv.len();
+        rest
+    }
+
+    /// The words not read yet, without consuming them.
+    pub fn rest_slice(&self) -> &[Bytes] {
+        &self.argv[self.pos..]
+    }
+
+    /// Consumes the next word if it equals `word` case-insensitively.
+    pub fn eat(&mut self, word: &str) -> bool {
+        let hit = self
+            .peek()
+            .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+}
+
+/// Parses an integer argument as Redis's `string2ll` does.
+pub fn parse_i64(word: &[u8]) -> Result<i64, CmdError> {
+    parse_canonical_i64(word).ok_or(CmdError::NotInteger)
+}
+
+/// Parses a float argument as Redis's `string2ld` does: no leading space, nothing trailing,
+/// not NaN (infinities are accepted).
+pub fn parse_f64(word: &[u8]) -> Result<f64, CmdError> {
+    let text = std::str::from_utf8(word).map_err(|_| CmdError::NotFloat)?;
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return Err(CmdError::NotFloat);
+    }
+    let lower = text.to_ascii_lowercase();
+    let value: f64 = match lower.trim_start_matches(['+', '-']) {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        _ => {
+            if !lower
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'))
+            {
+                return Err(CmdError::NotFloat);
+            }
+            lower.parse().map_err(|_| CmdError::NotFloat)?
+        }
+    };
+    if value.is_nan() {
+        return Err(CmdError::NotFloat);
+    }
+    Ok(value)
+}
+
+/// Everything a handler may use besides its arguments.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut ClientState,
+}
+
+impl Ctx<'_> {
+    /// The keyspace.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The database this client has selected.
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// The protocol this connection speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.client.protocol
+    }
+}
+
+/// Runs one request. `argv` is non-empty.
+pub fn dispatch(ctx: &mut Ctx, argv: Vec<Bytes>) -> Reply {
+    match run(ctx, argv) {
+        Ok(reply) => reply,
+        Err(e) => Reply::Error(e.to_bytes()),
+    }
+}
+
+fn run(ctx: &mut Ctx, argv: Vec<Bytes>) -> Result<Reply, CmdError> {
+    let (container, cmd) = resolve(&argv)?;
+    if !cmd.arity_ok(argv.len()) {
+        return Err(CmdError::WrongArity(full_name(container, cmd)));
+    }
+    if !ctx.client.authenticated && !cmd.has(flags::NO_AUTH) {
+        return Err(CmdError::NoAuth);
+    }
+    ctx.client.last_command = cmd.name;
+    let skip = if container.is_some() { 2 } else { 1 };
+    let mut args = Args::new(argv, skip);
+    (cmd.handler)(ctx, &mut args)
+}
+
+/// Finds the table row for a request: the command, or for a container with a subcommand word,
+/// the subcommand (and its container).
+pub fn resolve(argv: &[Bytes]) -> Result<(Option<&'static Command>, &'static Command), CmdError> {
+    let Some(cmd) = lookup(&argv[0]) else {
+        return Err(CmdError::UnknownCommand {
+            name: argv[0].clone(),
+            args: argv[1..].to_vec(),
+        });
+    };
+    if cmd.subcommands.is_empty() || argv.len() < 2 {
+        return Ok((None, cmd));
+    }
+    match lookup_sub(cmd, &argv[1]) {
+        Some(sub) => Ok((Some(cmd), sub)),
+        None => Err(CmdError::UnknownSubcommand {
+            command: cmd.name.to_string(),
+            sub: argv[1].clone(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_unique_lowercase_and_found_in_any_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in table() {
+            assert_eq!(c.name, c.name.to_lowercase());
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert!(std::ptr::eq(
+                lookup(c.name.to_uppercase().as_bytes()).unwrap(),
+                c
+            ));
+            for s in c.subcommands {
+                assert!(
+                    s.arity.unsigned_abs() >= 2,
+                    "{}|{} arity counts the container",
+                    c.name,
+                    s.name
+                );
+            }
+        }
+        assert!(lookup(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn floats_like_strtold() {
+        assert_eq!(parse_f64(b"1.5").unwrap(), 1.5);
+        assert_eq!(parse_f64(b"-inf").unwrap(), f64::NEG_INFINITY);
+        assert_eq!(parse_f64(b"1e3").unwrap(), 1000.0);
+        assert_eq!(parse_f64(b".5").unwrap(), 0.5);
+        for bad in ["", " 1", "1 ", "nan", "abc", "1.5x"] {
+            assert!(parse_f64(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+}

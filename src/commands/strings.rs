@@ -1,0 +1,748 @@
+//! String commands: GET, SET and its relatives, counters, ranges.
+//!
+//! Values are stored as owned byte strings; numbers are parsed from and written back to their
+//! decimal text, as Redis's integer encoding is invisible except through OBJECT ENCODING (which
+//! [`crate::store::Entry::encoding`] reproduces).
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{parse_f64, parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
+use crate::error::CmdError;
+use crate::protocol::Reply;
+use crate::store::{parse_canonical_i64, Entry, Locked, Value};
+
+/// Largest string a command may create (Redis's default `proto-max-bulk-len`).
+pub const MAX_STRING_LEN: u64 = 512 * 1024 * 1024;
+
+// One argument per column of the table.
+#[allow(clippy::too_many_arguments)]
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: KeySpec,
+    acl: &'static [&'static str],
+    since: &'static str,
+    summary: &'static str,
+    handler: super::Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        acl,
+        group: "string",
+        since,
+        summary,
+        handler,
+        subcommands: &[],
+    }
+}
+
+const READ: &[&str] = &["read", "string", "fast"];
+const WRITE_FAST: &[&str] = &["write", "string", "fast"];
+const WRITE_SLOW: &[&str] = &["write", "string", "slow"];
+const PAIRS: KeySpec = KeySpec {
+    first: 1,
+    last: -1,
+    step: 2,
+};
+
+/// The string commands.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "get",
+        2,
+        READONLY | FAST | TOUCHES_VALUE,
+        ONE_KEY,
+        READ,
+        "1.0.0",
+        "Returns the string value of a key.",
+        get,
+    ),
+    cmd(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        ONE_KEY,
+        WRITE_SLOW,
+        "1.0.0",
+        "Sets the string value of a key, with optional expiry and conditions.",
+        set,
+    ),
+    cmd(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        ONE_KEY,
+        WRITE_SLOW,
+        "2.0.0",
+        "Sets a value and its expiry in seconds.",
+        setex,
+    ),
+    cmd(
+        "psetex",
+        4,
+        WRITE | DENYOOM,
+        ONE_KEY,
+        WRITE_SLOW,
+        "2.6.0",
+        "Sets a value and its expiry in milliseconds.",
+        psetex,
+    ),
+    cmd(
+        "setnx",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "1.0.0",
+        "Sets a value only if the key does not exist.",
+        setnx,
+    ),
+    cmd(
+        "getex",
+        -2,
+        WRITE | FAST | TOUCHES_VALUE,
+        ONE_KEY,
+        WRITE_FAST,
+        "6.2.0",
+        "Returns a value and optionally changes its expiry.",
+        getex,
+    ),
+    cmd(
+        "getdel",
+        2,
+        WRITE | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "6.2.0",
+        "Returns a value and deletes the key.",
+        getdel,
+    ),
+    cmd(
+        "getset",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "1.0.0",
+        "Sets a value and returns the previous one.",
+        getset,
+    ),
+    cmd(
+        "mget",
+        -2,
+        READONLY | FAST | TOUCHES_VALUE,
+        ALL_KEYS,
+        READ,
+        "1.0.0",
+        "Returns the values of several keys.",
+        mget,
+    ),
+    cmd(
+        "mset",
+        -3,
+        WRITE | DENYOOM,
+        PAIRS,
+        WRITE_SLOW,
+        "1.0.1",
+        "Sets several keys atomically.",
+        mset,
+    ),
+    cmd(
+        "msetnx",
+        -3,
+        WRITE | DENYOOM,
+        PAIRS,
+        WRITE_SLOW,
+        "1.0.1",
+        "Sets several keys atomically, only if none exists.",
+        msetnx,
+    ),
+    cmd(
+        "append",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "2.0.0",
+        "Appends to a value; returns the new length.",
+        append,
+    ),
+    cmd(
+        "strlen",
+        2,
+        READONLY | FAST | TOUCHES_VALUE,
+        ONE_KEY,
+        READ,
+        "2.2.0",
+        "Returns the length of a value.",
+        strlen,
+    ),
+    cmd(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "1.0.0",
+        "Increments an integer value by one.",
+        incr,
+    ),
+    cmd(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "1.0.0",
+        "Decrements an integer value by one.",
+        decr,
+    ),
+    cmd(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "1.0.0",
+        "Increments an integer value.",
+        incrby,
+    ),
+    cmd(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "1.0.0",
+        "Decrements an integer value.",
+        decrby,
+    ),
+    cmd(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE_KEY,
+        WRITE_FAST,
+        "2.6.0",
+        "Increments a floating-point value.",
+        incrbyfloat,
+    ),
+    cmd(
+        "getrange",
+        4,
+        READONLY | TOUCHES_VALUE,
+        ONE_KEY,
+        &["read", "string", "slow"],
+        "2.4.0",
+        "Returns a substring of a value.",
+        getrange,
+    ),
+    cmd(
+        "substr",
+        4,
+        READONLY | TOUCHES_VALUE,
+        ONE_KEY,
+        &["read", "string", "slow"],
+        "1.0.0",
+        "Returns a substring of a value (old name of GETRANGE).",
+        getrange,
+    ),
+    cmd(
+        "setrange",
+        4,
+        WRITE | DENYOOM,
+        ONE_KEY,
+        WRITE_SLOW,
+        "2.2.0",
+        "Overwrites part of a value at an offset.",
+        setrange,
+    ),
+];
+
+/// The string held by `entry`, or WRONGTYPE.
+pub fn string_of(entry: &Entry) -> Result<&Bytes, CmdError> {
+    match &entry.value {
+        Value::Str(s) => Ok(s),
+    }
+}
+
+/// An owned copy of an argument, to store (arguments share the connection's read buffer).
+fn owned(word: &[u8]) -> Value {
+    Value::Str(Bytes::copy_from_slice(word))
+}
+
+fn get(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    match locked.get(&key) {
+        Some(entry) => Ok(Reply::Bulk(string_of(entry)?.clone())),
+        None => Ok(Reply::Null),
+    }
+}
+
+/// How an expiry argument is expressed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExpiryUnit {
+    /// EX: seconds from now.
+    Seconds,
+    /// PX: milliseconds from now.
+    Millis,
+    /// EXAT: Unix seconds.
+    UnixSeconds,
+    /// PXAT: Unix milliseconds.
+    UnixMillis,
+}
+
+/// Converts a SET-family expiry argument (EX/PX/EXAT/PXAT, SETEX, PSETEX, GETEX) to an absolute
+/// deadline. Like Redis: not an integer → NotInteger; zero, negative, or overflowing →
+/// `invalid expire time in '<command>' command`.
+pub fn set_deadline(
+    word: &[u8],
+    unit: ExpiryUnit,
+    now: u64,
+    command: &'static str,
+) -> Result<u64, CmdError> {
+    let n = parse_i64(word)?;
+    let invalid = CmdError::InvalidExpire(command);
+    if n <= 0 {
+        return Err(invalid);
+    }
+    let ms = match unit {
+        ExpiryUnit::Seconds | ExpiryUnit::UnixSeconds => {
+            n.checked_mul(1000).ok_or(invalid.clone())?
+        }
+        _ => n,
+    };
+    let at = match unit {
+        ExpiryUnit::Seconds | ExpiryUnit::Millis => ms.checked_add(now as i64).ok_or(invalid)?,
+        _ => ms,
+    };
+    Ok(at as u64)
+}
+
+/// Options of SET and GETEX, parsed as Redis does: keywords in any order and case; a conflicting
+/// or unknown one is a syntax error.
+#[derive(Default, Debug)]
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expiry: Option<(ExpiryUnit, Bytes)>,
+}
+
+fn parse_set_options(args: &mut Args, for_set: bool) -> Result<SetOptions, CmdError> {
+    let mut o = SetOptions::default();
+    while let Some(word) = args.next_opt() {
+        let has_next = !args.is_empty();
+        let w = word.to_ascii_lowercase();
+        let timed = o.expiry.as_ref().map(|(u, _)| *u);
+        let unit = match w.as_slice() {
+            b"ex" => Some(ExpiryUnit::Seconds),
+            b"px" => Some(ExpiryUnit::Millis),
+            b"exat" => Some(ExpiryUnit::UnixSeconds),
+            b"pxat" => Some(ExpiryUnit::UnixMillis),
+            _ => None,
+        };
+        match w.as_slice() {
+            b"nx" if for_set && !o.xx => o.nx = true,
+            b"xx" if for_set && !o.nx => o.xx = true,
+            b"get" if for_set => o.get = true,
+            b"keepttl" if for_set && !o.persist && timed.is_none() => o.keepttl = true,
+            b"persist" if !for_set && !o.keepttl && timed.is_none() => o.persist = true,
+            // The same unit may repeat (the last one wins); two different units conflict.
+            _ if unit.is_some()
+                && !o.keepttl
+                && !o.persist
+                && timed.is_none_or(|t| Some(t) == unit)
+                && has_next =>
+            {
+                o.expiry = Some((unit.expect("checked"), args.next()?));
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    Ok(o)
+}
+
+fn set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let value = args.next()?;
+    let o = parse_set_options(args, true)?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let deadline = match &o.expiry {
+        Some((unit, word)) => Some(set_deadline(word, *unit, locked.now(), "set")?),
+        None => None,
+    };
+    let old = match locked.peek(&key) {
+        Some(entry) => {
+            let old = if o.get {
+                Some(string_of(entry)?.clone())
+            } else {
+                None
+            };
+            Some((old, entry.expires_at))
+        }
+        None => None,
+    };
+    let found = old.is_some();
+    let old_value = old.as_ref().and_then(|(v, _)| v.clone());
+    if (o.nx && found) || (o.xx && !found) {
+        return Ok(if o.get {
+            Reply::bulk_or_null(old_value)
+        } else {
+            Reply::Null
+        });
+    }
+    let expires_at = match deadline {
+        Some(at) => at,
+        None if o.keepttl => old.map_or(0, |(_, at)| at),
+        None => 0,
+    };
+    locked.insert(&key, owned(&value), expires_at);
+    Ok(if o.get {
+        Reply::bulk_or_null(old_value)
+    } else {
+        Reply::ok()
+    })
+}
+
+fn setex_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    unit: ExpiryUnit,
+    name: &'static str,
+) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let ttl = args.next()?;
+    let value = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let at = set_deadline(&ttl, unit, locked.now(), name)?;
+    locked.insert(&key, owned(&value), at);
+    Ok(Reply::ok())
+}
+
+fn setex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    setex_generic(ctx, args, ExpiryUnit::Seconds, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    setex_generic(ctx, args, ExpiryUnit::Millis, "psetex")
+}
+
+fn setnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let value = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    if locked.exists(&key) {
+        return Ok(Reply::Integer(0));
+    }
+    locked.insert(&key, owned(&value), 0);
+    Ok(Reply::Integer(1))
+}
+
+fn getex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let o = parse_set_options(args, false)?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let now = locked.now();
+    let Some(entry) = locked.get(&key) else {
+        return Ok(Reply::Null);
+    };
+    let value = string_of(entry)?.clone();
+    let had_ttl = entry.expires_at != 0;
+    match &o.expiry {
+        Some((unit, word)) => {
+            let at = set_deadline(word, *unit, now, "getex")?;
+            if at <= now {
+                locked.remove(&key);
+            } else {
+                locked.set_expires_at(&key, at);
+            }
+        }
+        None if o.persist && had_ttl => locked.set_expires_at(&key, 0),
+        None => {}
+    }
+    Ok(Reply::Bulk(value))
+}
+
+fn getdel(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let Some(entry) = locked.get(&key) else {
+        return Ok(Reply::Null);
+    };
+    let value = string_of(entry)?.clone();
+    locked.remove(&key);
+    Ok(Reply::Bulk(value))
+}
+
+fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let value = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let old = match locked.get(&key) {
+        Some(entry) => Some(string_of(entry)?.clone()),
+        None => None,
+    };
+    locked.insert(&key, owned(&value), 0);
+    Ok(Reply::bulk_or_null(old))
+}
+
+fn mget(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let keys = args.rest();
+    let mut locked = ctx.store().lock(ctx.db(), &keys);
+    let values = keys
+        .iter()
+        .map(|key| match locked.get(key) {
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Reply::Bulk(s.clone()),
+            None => Reply::Null,
+        })
+        .collect();
+    Ok(Reply::Array(values))
+}
+
+/// Checks MSET/MSETNX's pairs and locks their keys.
+fn mset_pairs<'a>(
+    ctx: &'a Ctx,
+    args: &mut Args,
+    name: &str,
+) -> Result<(Vec<Bytes>, Locked<'a>), CmdError> {
+    let words = args.rest();
+    if !words.len().is_multiple_of(2) {
+        return Err(CmdError::WrongArity(name.into()));
+    }
+    let locked = ctx.store().lock(ctx.db(), words.iter().step_by(2));
+    Ok((words, locked))
+}
+
+fn mset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let (words, mut locked) = mset_pairs(ctx, args, "mset")?;
+    for pair in words.chunks_exact(2) {
+        locked.insert(&pair[0], owned(&pair[1]), 0);
+    }
+    Ok(Reply::ok())
+}
+
+fn msetnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let (words, mut locked) = mset_pairs(ctx, args, "msetnx")?;
+    if words.iter().step_by(2).any(|k| locked.exists(k)) {
+        return Ok(Reply::Integer(0));
+    }
+    for pair in words.chunks_exact(2) {
+        locked.insert(&pair[0], owned(&pair[1]), 0);
+    }
+    Ok(Reply::Integer(1))
+}
+
+/// Fails like Redis's `checkStringLength` if a string of `len` bytes would be too long.
+fn check_length(len: u64) -> Result<(), CmdError> {
+    if len > MAX_STRING_LEN {
+        Err(CmdError::StringTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let tail = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    match locked.peek(&key) {
+        None => {
+            let len = tail.len();
+            locked.insert(&key, owned(&tail), 0);
+            Ok(Reply::Integer(len as i64))
+        }
+        Some(entry) => {
+            let current = string_of(entry)?;
+            check_length(current.len() as u64 + tail.len() as u64)?;
+            let mut joined = Vec::with_capacity(current.len() + tail.len());
+            joined.extend_from_slice(current);
+            joined.extend_from_slice(&tail);
+            let len = joined.len();
+            entry.value = Value::Str(Bytes::from(joined));
+            entry.raw = true;
+            Ok(Reply::Integer(len as i64))
+        }
+    }
+}
+
+fn strlen(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    match locked.get(&key) {
+        Some(entry) => Ok(Reply::Integer(string_of(entry)?.len() as i64)),
+        None => Ok(Reply::Integer(0)),
+    }
+}
+
+/// Adds `delta` to the integer at `key` (created as 0), keeping its TTL.
+fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
+    let mut locked = ctx.store().lock(ctx.db(), [key]);
+    let current = match locked.peek(key) {
+        Some(entry) => parse_canonical_i64(string_of(entry)?).ok_or(CmdError::NotInteger)?,
+        None => 0,
+    };
+    let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
+    store_string(&mut locked, key, Bytes::from(next.to_string()));
+    Ok(Reply::Integer(next))
+}
+
+/// Replaces the value at `key` with `value`, keeping its TTL (or creating it without one).
+fn store_string(locked: &mut Locked, key: &[u8], value: Bytes) {
+    match locked.peek(key) {
+        Some(entry) => {
+            entry.value = Value::Str(value);
+            entry.raw = false;
+        }
+        None => {
+            locked.insert(key, Value::Str(value), 0);
+        }
+    }
+}
+
+fn incr(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    incr_by(ctx, &key, 1)
+}
+
+fn decr(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    incr_by(ctx, &key, -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let delta = args.next_i64()?;
+    incr_by(ctx, &key, delta)
+}
+
+fn decrby(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let delta = args.next_i64()?;
+    if delta == i64::MIN {
+        return Err(CmdError::Text("ERR decrement would overflow"));
+    }
+    incr_by(ctx, &key, -delta)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let delta = args.next()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let current = match locked.peek(&key) {
+        Some(entry) => parse_f64(string_of(entry)?)?,
+        None => 0.0,
+    };
+    let delta = parse_f64(&delta)?;
+    let next = current + delta;
+    if !next.is_finite() {
+        return Err(CmdError::NanOrInfinity);
+    }
+    let text = Bytes::from(format_human_float(next));
+    store_string(&mut locked, &key, text.clone());
+    Ok(Reply::Bulk(text))
+}
+
+/// Formats a float as INCRBYFLOAT replies it: fixed notation with 17 decimals, trailing zeros
+/// (and a trailing dot) removed.
+pub fn format_human_float(x: f64) -> String {
+    let text = format!("{x:.17}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
+}
+
+fn getrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let start = args.next_i64()?;
+    let end = args.next_i64()?;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let Some(entry) = locked.get(&key) else {
+        return Ok(Reply::Bulk(Bytes::new()));
+    };
+    let s = string_of(entry)?;
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(Reply::Bulk(Bytes::new()));
+    }
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 { (len + end).max(0) } else { end };
+    let end = end.min(len - 1);
+    if start > end || len == 0 {
+        return Ok(Reply::Bulk(Bytes::new()));
+    }
+    Ok(Reply::Bulk(s.slice(start as usize..=end as usize)))
+}
+
+fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let offset = args.next_i64()?;
+    let patch = args.next()?;
+    if offset < 0 {
+        return Err(CmdError::OffsetOutOfRange);
+    }
+    let offset = offset as u64;
+    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let current = match locked.peek(&key) {
+        Some(entry) => Some(string_of(entry)?.clone()),
+        None => None,
+    };
+    if patch.is_empty() {
+        return Ok(Reply::Integer(current.map_or(0, |c| c.len() as i64)));
+    }
+    check_length(offset + patch.len() as u64)?;
+    let mut data = current.map(|c| c.to_vec()).unwrap_or_default();
+    let offset = offset as usize;
+    if data.len() < offset + patch.len() {
+        data.resize(offset + patch.len(), 0);
+    }
+    data[offset..offset + patch.len()].copy_from_slice(&patch);
+    let len = data.len();
+    match locked.peek(&key) {
+        Some(entry) => {
+            entry.value = Value::Str(Bytes::from(data));
+            entry.raw = true;
+        }
+        None => {
+            let mut entry = Entry::new(Bytes::copy_from_slice(&key), Value::Str(Bytes::from(data)));
+            entry.raw = true;
+            locked.insert_entry(entry);
+        }
+    }
+    Ok(Reply::Integer(len as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_floats() {
+        assert_eq!(format_human_float(3.0), "3");
+        assert_eq!(format_human_float(10.5), "10.5");
+        assert_eq!(format_human_float(-0.0), "0");
+        assert_eq!(format_human_float(5.0e3), "5000");
+    }
+}

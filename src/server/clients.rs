@@ -1,0 +1,219 @@
+//! The client registry: what CLIENT LIST, CLIENT KILL and INFO clients see of every connection.
+//!
+//! Each connection owns its [`ClientState`] (touched only by its own task) and registers a
+//! shared [`ClientHandle`] here, through which other connections read its description and ask it
+//! to close. The registry holds the handles by id; a connection removes its own handle when it
+//! ends (the [`Registration`] guard does it on drop, so no path can leak one).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::protocol::Protocol;
+
+/// What CLIENT REPLY asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the reply to the next command only.
+    SkipNext,
+    /// Skipping the reply of the command being run now.
+    Skipping,
+}
+
+/// A connection's own state, touched only by its task.
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    /// Name of the last command (CLIENT LIST's `cmd`).
+    pub last_command: &'static str,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the current reply is written (QUIT).
+    pub close_after_reply: bool,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl ClientState {
+    /// A new connection's state.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
+        ClientState {
+            id: handle.id,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated,
+            last_command: "NULL",
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            handle,
+        }
+    }
+}
+
+/// The part of a connection's description that changes while it runs.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub last_command: &'static str,
+}
+
+/// A connection as other connections see it.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub created: Instant,
+    /// Milliseconds since `created` of the last command.
+    last_interaction_ms: AtomicU64,
+    pub info: Mutex<ClientInfo>,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientHandle {
+    /// Records that a command is being run now.
+    pub fn touch(&self) {
+        self.last_interaction_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Asks the connection to close (CLIENT KILL).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// True once [`ClientHandle::kill`] was called.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when the connection is asked to close.
+    pub async fn killed(&self) {
+        self.kill.notified().await
+    }
+
+    /// The CLIENT LIST / CLIENT INFO line for this client (without the trailing newline),
+    /// with the fields Redis 7.0 prints.
+    pub fn describe(&self) -> String {
+        let info = self.info.lock().clone();
+        let name = info
+            .name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
+             tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.local_addr,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            info.db,
+            info.last_command,
+            info.resp,
+        )
+    }
+}
+
+/// Every connected client.
+#[derive(Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    by_id: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// Connections accepted since start (INFO stats `total_connections_received`).
+    pub total_received: AtomicU64,
+    /// Connections refused at maxclients (INFO stats `rejected_connections`).
+    pub rejected: AtomicU64,
+}
+
+/// Removes a client from the registry when dropped.
+pub struct Registration<'a> {
+    clients: &'a Clients,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.clients.by_id.lock().remove(&self.handle.id);
+    }
+}
+
+impl Clients {
+    /// Registers a new connection, or returns None if `max` clients are already connected.
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        local_addr: SocketAddr,
+        max: usize,
+    ) -> Option<Registration<'_>> {
+        self.total_received.fetch_add(1, Ordering::Relaxed);
+        let mut by_id = self.by_id.lock();
+        if by_id.len() >= max {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            local_addr,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            info: Mutex::new(ClientInfo {
+                resp: 2,
+                last_command: "NULL",
+                ..ClientInfo::default()
+            }),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        by_id.insert(id, handle.clone());
+        Some(Registration {
+            clients: self,
+            handle,
+        })
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.by_id.lock().len()
+    }
+
+    /// True if no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every connected client, by ascending id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.by_id.lock().values().cloned().collect()
+    }
+
+    /// The client with this id.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.by_id.lock().get(&id).cloned()
+    }
+}

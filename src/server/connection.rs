@@ -1,0 +1,166 @@
+//! One client connection: read, decode every complete request, execute, flush once.
+//!
+//! Pipelining falls out of the loop: all requests already in the read buffer are executed in
+//! order and their replies collected in one write buffer, written with one syscall (or more
+//! only when the buffer grows past [`FLUSH_AT`] in a long batch). A protocol error is answered,
+//! then the connection is closed; a command error is just a reply. The connection also ends on
+//! QUIT, CLIENT KILL, the idle timeout, and shutdown (after writing what it has).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{ClientState, ReplyMode, Shared};
+use crate::commands::{self, Ctx};
+use crate::error::CmdError;
+use crate::protocol::{Decoder, Reply};
+
+/// Write the reply buffer out once it holds this much, even in the middle of a batch.
+const FLUSH_AT: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+/// Redis's `client-query-buffer-limit`: a client that sends more than this without completing a
+/// request is disconnected.
+const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
+
+/// Serves one connection until it closes.
+pub async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
+    let local = stream.local_addr().unwrap_or(addr);
+    let maxclients = shared.runtime.read().maxclients;
+    let Some(registration) = shared.clients.register(addr, local, maxclients) else {
+        let _ = stream
+            .write_all(format!("-{}\r\n", CmdError::MaxClients).as_bytes())
+            .await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let authenticated = shared.runtime.read().requirepass.is_none();
+    let mut client = ClientState::new(registration.handle.clone(), authenticated);
+    let mut stop = shared.shutdown.subscribe();
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = Decoder::default();
+
+    loop {
+        let outcome = execute_buffered(&shared, &mut client, &mut decoder, &mut input, &mut output);
+        if !output.is_empty() {
+            shared
+                .stats
+                .net_output_bytes
+                .fetch_add(output.len() as u64, Ordering::Relaxed);
+            if stream.write_all(&output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        match outcome {
+            Batch::Continue => {}
+            Batch::FlushAndContinue => continue,
+            Batch::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+        }
+        if *stop.borrow() || client.handle.is_killed() {
+            return;
+        }
+        if input.len() > MAX_QUERY_BUFFER {
+            return;
+        }
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let idle = shared.runtime.read().timeout;
+        let read = tokio::select! {
+            r = stream.read_buf(&mut input) => r,
+            _ = client.handle.killed() => return,
+            _ = stop.wait_for(|s| *s) => return,
+            _ = idle_timer(idle) => return,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                shared
+                    .stats
+                    .net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+async fn idle_timer(secs: u64) {
+    if secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+enum Batch {
+    /// Every complete request was executed; read more.
+    Continue,
+    /// The write buffer filled up mid-batch; write it and go on executing.
+    FlushAndContinue,
+    /// Write what is buffered, then close.
+    Close,
+}
+
+/// Executes every complete request in `input`, appending the replies to `output`.
+fn execute_buffered(
+    shared: &Shared,
+    client: &mut ClientState,
+    decoder: &mut Decoder,
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+) -> Batch {
+    let mut executed = 0u64;
+    let outcome = loop {
+        let argv = match decoder.decode(input, client.authenticated) {
+            Ok(Some(argv)) if argv.is_empty() => continue,
+            Ok(Some(argv)) => argv,
+            Ok(None) => break Batch::Continue,
+            Err(e) => {
+                Reply::Error(CmdError::Protocol(e.to_string()).to_bytes())
+                    .encode(output, client.protocol);
+                break Batch::Close;
+            }
+        };
+        executed += 1;
+        if client.reply_mode == ReplyMode::SkipNext {
+            client.reply_mode = ReplyMode::Skipping;
+        }
+        client.handle.touch();
+        let reply = commands::dispatch(&mut Ctx { shared, client }, argv);
+        match client.reply_mode {
+            ReplyMode::On => reply.encode(output, client.protocol),
+            ReplyMode::Off | ReplyMode::SkipNext => {}
+            ReplyMode::Skipping => client.reply_mode = ReplyMode::On,
+        }
+        if client.close_after_reply {
+            break Batch::Close;
+        }
+        if output.len() >= FLUSH_AT {
+            break Batch::FlushAndContinue;
+        }
+    };
+    if executed > 0 {
+        shared
+            .stats
+            .commands_processed
+            .fetch_add(executed, Ordering::Relaxed);
+        let mut info = client.handle.info.lock();
+        info.db = client.db;
+        info.last_command = client.last_command;
+        info.resp = if client.protocol == crate::protocol::Protocol::Resp3 {
+            3
+        } else {
+            2
+        };
+    }
+    outcome
+}

@@ -1,0 +1,586 @@
+//! The data: a lock-sharded keyspace shared by every worker thread.
+//!
+//! A key's shard is chosen from its 64-bit hash (computed once, with a per-process random seed so
+//! clients cannot aim keys at one shard); the same hash then finds the key inside the shard's
+//! `hashbrown` table and is the token of its wheel timer. Every database has its part in every
+//! shard, so a key lands in the same shard whatever the database, and SWAPDB swaps parts shard by
+//! shard.
+//!
+//! Invariants:
+//! - A shard is touched only under its mutex; an operation that needs several shards locks them
+//!   in ascending index order ([`Store::lock`], [`Store::lock_all`]), so no two operations can
+//!   deadlock and a multi-key write is seen whole or not at all.
+//! - Keys and values stored are owned copies (never slices of a connection's read buffer, which
+//!   would pin the buffer for the key's lifetime).
+//! - An entry past its deadline is absent to every command; it is removed by the first access
+//!   (lazy expiry) or by the sweeper, whichever comes first.
+
+mod clock;
+mod entry;
+pub mod glob;
+mod shard;
+pub mod wheel;
+
+use std::hash::BuildHasher;
+
+use bytes::Bytes;
+use hashbrown::DefaultHashBuilder;
+use parking_lot::{Mutex, MutexGuard};
+
+pub use clock::{unix_ms, unix_us, Clock};
+pub use entry::{parse_canonical_i64, Entry, Value};
+pub use shard::{Db, Shard};
+
+use wheel::Timer;
+
+/// Timers handled per shard per lock hold by the sweeper: bounds how long one sweep step can keep
+/// a shard from its clients.
+pub const SWEEP_SLICE: usize = 512;
+
+/// Counters kept per shard, under its lock (no shared cache line to bounce between threads).
+#[derive(Default, Clone, Copy, Debug)]
+pub struct ShardStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+struct ShardSlot {
+    shard: Shard,
+    stats: ShardStats,
+}
+
+/// The keyspace: every database, split into shards.
+pub struct Store {
+    shards: Box<[Mutex<ShardSlot>]>,
+    shard_mask: usize,
+    hasher: DefaultHashBuilder,
+    databases: usize,
+    clock: Clock,
+}
+
+/// Bit layout of a SCAN cursor: shard index, then the shard's scan epoch, then the next bucket.
+const CURSOR_SHARD_BITS: u32 = 12;
+const CURSOR_EPOCH_BITS: u32 = 16;
+/// The most shards a cursor can address.
+pub const MAX_SHARDS: usize = 1 << CURSOR_SHARD_BITS;
+
+impl Store {
+    /// A store of `shards` shards (rounded up to a power of two, at most [`MAX_SHARDS`]) and
+    /// `databases` databases.
+    pub fn new(shards: usize, databases: usize, clock: Clock) -> Store {
+        let n = shards.clamp(1, MAX_SHARDS).next_power_of_two();
+        Store {
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(ShardSlot {
+                        shard: Shard::new(databases),
+                        stats: ShardStats::default(),
+                    })
+                })
+                .collect(),
+            shard_mask: n - 1,
+            hasher: DefaultHashBuilder::default(),
+            databases,
+            clock,
+        }
+    }
+
+    /// Number of databases (SELECT accepts 0..databases).
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Now, in Unix ms, from the store's clock.
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The store's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The hash that places `key` in a shard and in the shard's table.
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard_index(&self, hash: u64) -> usize {
+        // hashbrown uses the low bits for the bucket and the top 7 for its tag; taking the shard
+        // from the middle keeps both independent of the shard choice.
+        (hash >> 40) as usize & self.shard_mask
+    }
+
+    /// Locks the shards holding `keys` (ascending order) for database `db`.
+    pub fn lock<'a, K: AsRef<[u8]>>(
+        &'a self,
+        db: usize,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Locked<'a> {
+        let mut wanted: Vec<usize> = keys
+            .into_iter()
+            .map(|k| self.shard_index(self.hash(k.as_ref())))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let guards = wanted
+            .into_iter()
+            .map(|i| (i, self.shards[i].lock()))
+            .collect();
+        Locked {
+            store: self,
+            db,
+            now: self.now(),
+            guards,
+        }
+    }
+
+    /// Locks every shard, in ascending order.
+    pub fn lock_all(&self, db: usize) -> Locked<'_> {
+        let guards = self
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.lock()))
+            .collect();
+        Locked {
+            store: self,
+            db,
+            now: self.now(),
+            guards,
+        }
+    }
+
+    /// Number of keys in `db` (like Redis, keys past their deadline count until removed).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().shard.dbs[db].len())
+            .sum()
+    }
+
+    /// Keys and keys with a TTL in `db`.
+    pub fn keyspace(&self, db: usize) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(k, e), s| {
+            let s = s.lock();
+            (k + s.shard.dbs[db].len(), e + s.shard.dbs[db].expires())
+        })
+    }
+
+    /// The counters of every shard, summed.
+    pub fn stats(&self) -> ShardStats {
+        self.shards.iter().fold(ShardStats::default(), |acc, s| {
+            let st = s.lock().stats;
+            ShardStats {
+                expired_keys: acc.expired_keys + st.expired_keys,
+                keyspace_hits: acc.keyspace_hits + st.keyspace_hits,
+                keyspace_misses: acc.keyspace_misses + st.keyspace_misses,
+            }
+        })
+    }
+
+    /// Resets the counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for s in self.shards.iter() {
+            s.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// Removes every key of `db`, or of every database when `db` is None. Returns how many.
+    pub fn flush(&self, db: Option<usize>) -> usize {
+        let mut all = self.lock_all(0);
+        let mut removed = 0;
+        for (_, slot) in all.guards.iter_mut() {
+            for (i, part) in slot.shard.dbs.iter_mut().enumerate() {
+                if db.is_none_or(|d| d == i) {
+                    removed += part.clear();
+                }
+            }
+        }
+        removed
+    }
+
+    /// Swaps two databases atomically (SWAPDB).
+    pub fn swap_db(&self, a: usize, b: usize) {
+        let mut all = self.lock_all(0);
+        for (_, slot) in all.guards.iter_mut() {
+            let taken_a = slot.shard.dbs[a].take();
+            let taken_b = slot.shard.dbs[b].take();
+            slot.shard.dbs[a] = taken_b;
+            slot.shard.dbs[b] = taken_a;
+        }
+    }
+
+    /// One SCAN step over `db` from `cursor`: examines about `count` keys and returns the next
+    /// cursor (0 when the scan is complete) and the live keys examined that pass `keep`.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        mut keep: impl FnMut(&Entry) -> bool,
+    ) -> (u64, Vec<Bytes>) {
+        let (mut shard, epoch, mut pos) = decode_cursor(cursor);
+        let now = self.now();
+        let mut keys = Vec::new();
+        let mut examined = 0;
+        let mut epoch = Some(epoch);
+        while shard < self.shards.len() {
+            let slot = self.shards[shard].lock();
+            let part = &slot.shard.dbs[db];
+            if epoch
+                .take()
+                .is_some_and(|e| e != part.epoch() & epoch_mask())
+            {
+                // The table moved its elements since this cursor was issued: restart the shard.
+                pos = 0;
+            }
+            let buckets = part.buckets();
+            while pos < buckets && examined < count {
+                if let Some(entry) = part.bucket(pos) {
+                    examined += 1;
+                    if !entry.is_expired(now) && keep(entry) {
+                        keys.push(entry.key.clone());
+                    }
+                }
+                pos += 1;
+            }
+            if pos < buckets {
+                return (encode_cursor(shard, part.epoch(), pos), keys);
+            }
+            drop(slot);
+            shard += 1;
+            pos = 0;
+            if examined >= count && shard < self.shards.len() {
+                let epoch = self.shards[shard].lock().shard.dbs[db].epoch();
+                return (encode_cursor(shard, epoch, 0), keys);
+            }
+        }
+        (0, keys)
+    }
+
+    /// Every live key of `db` that passes `keep` (KEYS).
+    pub fn keys(&self, db: usize, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Bytes> {
+        let now = self.now();
+        let mut keys = Vec::new();
+        for s in self.shards.iter() {
+            let slot = s.lock();
+            keys.extend(
+                slot.shard.dbs[db]
+                    .iter()
+                    .filter(|e| !e.is_expired(now) && keep(&e.key))
+                    .map(|e| e.key.clone()),
+            );
+        }
+        keys
+    }
+
+    /// A random live key of `db`, or None if it is empty (RANDOMKEY).
+    pub fn random_key(&self, db: usize) -> Option<Bytes> {
+        let n = self.shards.len();
+        let mut seed = self.now() ^ (random_seed() << 16);
+        for _ in 0..(4 * n + 100) {
+            seed = xorshift(seed);
+            let shard = (seed as usize) % n;
+            let mut slot = self.shards[shard].lock();
+            let now = self.now();
+            let part = &mut slot.shard.dbs[db];
+            if part.is_empty() {
+                continue;
+            }
+            seed = xorshift(seed);
+            let key = part.key_near(seed as usize)?;
+            let hash = self.hash(&key);
+            let (found, expired) = part.get(hash, &key, now);
+            if found.is_some() {
+                return Some(key);
+            }
+            if expired.is_some() {
+                slot.stats.expired_keys += 1;
+            }
+        }
+        // Everything sampled was expiring: fall back to a full pass.
+        self.keys(db, |_| true).into_iter().next()
+    }
+
+    /// Removes the keys whose deadline has passed, according to each shard's wheel, holding a
+    /// shard's lock for at most [`SWEEP_SLICE`] timers at a time. Calls `on_expired(db, key)` for
+    /// each removed key after the lock is released. Returns the number removed.
+    pub fn sweep(&self, mut on_expired: impl FnMut(usize, Bytes)) -> usize {
+        let mut fired: Vec<Timer> = Vec::new();
+        let mut removed: Vec<(usize, Bytes)> = Vec::new();
+        let mut total = 0;
+        for s in self.shards.iter() {
+            for db in 0..self.databases {
+                loop {
+                    let more = {
+                        let mut slot = s.lock();
+                        let now = self.now();
+                        let ShardSlot { shard, stats } = &mut *slot;
+                        shard.dbs[db].expire_due(now, SWEEP_SLICE, &mut fired, |entry| {
+                            stats.expired_keys += 1;
+                            removed.push((db, entry.key));
+                        })
+                    };
+                    total += removed.len();
+                    for (db, key) in removed.drain(..) {
+                        on_expired(db, key);
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+            }
+        }
+        total
+    }
+}
+
+fn epoch_mask() -> u32 {
+    (1 << CURSOR_EPOCH_BITS) - 1
+}
+
+fn encode_cursor(shard: usize, epoch: u32, pos: usize) -> u64 {
+    (shard as u64)
+        | (u64::from(epoch & epoch_mask()) << CURSOR_SHARD_BITS)
+        | ((pos as u64) << (CURSOR_SHARD_BITS + CURSOR_EPOCH_BITS))
+}
+
+fn decode_cursor(cursor: u64) -> (usize, u32, usize) {
+    let shard = (cursor & ((1 << CURSOR_SHARD_BITS) - 1)) as usize;
+    let epoch = ((cursor >> CURSOR_SHARD_BITS) as u32) & epoch_mask();
+    let pos = (cursor >> (CURSOR_SHARD_BITS + CURSOR_EPOCH_BITS)) as usize;
+    (shard, epoch, pos)
+}
+
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+fn random_seed() -> u64 {
+    DefaultHashBuilder::default().hash_one(unix_us()) | 1
+}
+
+/// Shards locked for one operation, and the database it works in.
+///
+/// The accessors hash the key again; that is cheaper than carrying hashes around and keeps
+/// handlers simple.
+pub struct Locked<'a> {
+    store: &'a Store,
+    /// The database the accessors work in; a handler may switch it (COPY … DB, MOVE).
+    pub db: usize,
+    now: u64,
+    guards: Vec<(usize, MutexGuard<'a, ShardSlot>)>,
+}
+
+impl<'a> Locked<'a> {
+    /// The time this operation works at (read once when the locks were taken, as Redis reads the
+    /// clock once per command).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn slot(&mut self, hash: u64) -> &mut ShardSlot {
+        let index = self.store.shard_index(hash);
+        let pos = self
+            .guards
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .expect("key's shard was not locked for this operation");
+        &mut self.guards[pos].1
+    }
+
+    /// The live entry for `key`, expiring it first if its deadline has passed. Counts a keyspace
+    /// hit or miss.
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let hash = self.store.hash(key);
+        let (db, now) = (self.db, self.now);
+        let ShardSlot { shard, stats } = self.slot(hash);
+        let (found, expired) = shard.dbs[db].get(hash, key, now);
+        if expired.is_some() {
+            stats.expired_keys += 1;
+        }
+        if found.is_some() {
+            stats.keyspace_hits += 1;
+        } else {
+            stats.keyspace_misses += 1;
+        }
+        found
+    }
+
+    /// Like [`Locked::get`] but without counting a hit or miss (for metadata and writes).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let hash = self.store.hash(key);
+        let (db, now) = (self.db, self.now);
+        let ShardSlot { shard, stats } = self.slot(hash);
+        let (found, expired) = shard.dbs[db].get(hash, key, now);
+        if expired.is_some() {
+            stats.expired_keys += 1;
+        }
+        found
+    }
+
+    /// True if `key` exists (and is live).
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry,
+    /// which is returned. `key` is copied; `value` must already be owned by the caller.
+    pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) -> Option<Entry> {
+        let mut entry = Entry::new(Bytes::copy_from_slice(key), value);
+        entry.expires_at = expires_at;
+        self.insert_entry(entry)
+    }
+
+    /// Stores a whole entry (its key, value, deadline and flags), replacing any old one.
+    pub fn insert_entry(&mut self, entry: Entry) -> Option<Entry> {
+        let hash = self.store.hash(&entry.key);
+        let store = self.store;
+        let (db, now) = (self.db, self.now);
+        let slot = self.slot(hash);
+        slot.shard.dbs[db].insert(hash, entry, now, |e| store.hash(&e.key))
+    }
+
+    /// Removes `key`; returns its entry if it was live.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let hash = self.store.hash(key);
+        let (db, now) = (self.db, self.now);
+        let ShardSlot { shard, stats } = self.slot(hash);
+        let removed = shard.dbs[db].remove(hash, key)?;
+        if removed.is_expired(now) {
+            stats.expired_keys += 1;
+            return None;
+        }
+        Some(removed)
+    }
+
+    /// Sets the deadline of the existing live `key` (0 removes its TTL).
+    pub fn set_expires_at(&mut self, key: &[u8], deadline: u64) {
+        let hash = self.store.hash(key);
+        let (db, now) = (self.db, self.now);
+        self.slot(hash).shard.dbs[db].set_expires_at(hash, key, deadline, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(shards: usize) -> Store {
+        Store::new(shards, 16, Clock::manual(1_000_000))
+    }
+
+    fn s(v: &str) -> Value {
+        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let st = store(4);
+        let mut l = st.lock(0, [b"a"]);
+        assert!(l.get(b"a").is_none());
+        assert!(l.insert(b"a", s("1"), 0).is_none());
+        assert_eq!(l.get(b"a").unwrap().value, s("1"));
+        assert!(l.insert(b"a", s("2"), 0).is_some());
+        assert_eq!(l.remove(b"a").unwrap().value, s("2"));
+        assert!(l.get(b"a").is_none());
+    }
+
+    #[test]
+    fn lazy_expiry_and_sweep() {
+        let st = store(2);
+        {
+            let mut l = st.lock(0, [b"a", b"b"]);
+            l.insert(b"a", s("1"), st.now() + 10);
+            l.insert(b"b", s("1"), st.now() + 20);
+        }
+        assert_eq!(st.dbsize(0), 2);
+        st.clock().advance(10);
+        assert!(st.lock(0, [b"a"]).get(b"a").is_none());
+        assert_eq!(st.dbsize(0), 1);
+        st.clock().advance(10);
+        let mut swept = vec![];
+        assert_eq!(st.sweep(|db, k| swept.push((db, k))), 1);
+        assert_eq!(swept, vec![(0, Bytes::from_static(b"b"))]);
+        assert_eq!(st.dbsize(0), 0);
+        assert_eq!(st.stats().expired_keys, 2);
+    }
+
+    #[test]
+    fn deadline_moved_later_is_followed_and_earlier_is_honoured() {
+        let st = store(1);
+        let t0 = st.now();
+        {
+            let mut l = st.lock(0, [b"a", b"b"]);
+            l.insert(b"a", s("1"), t0 + 10);
+            l.set_expires_at(b"a", t0 + 30);
+            l.insert(b"b", s("1"), t0 + 50);
+            l.set_expires_at(b"b", t0 + 5);
+        }
+        st.clock().set(t0 + 5);
+        assert_eq!(st.sweep(|_, _| {}), 1, "b moved earlier");
+        st.clock().set(t0 + 10);
+        assert_eq!(st.sweep(|_, _| {}), 0, "a moved later");
+        assert_eq!(st.dbsize(0), 1);
+        st.clock().set(t0 + 30);
+        assert_eq!(st.sweep(|_, _| {}), 1);
+        st.clock().set(t0 + 60);
+        assert_eq!(st.sweep(|_, _| {}), 0, "stale timers drop");
+    }
+
+    #[test]
+    fn scan_returns_every_key_while_the_table_grows() {
+        for shards in [1, 8] {
+            let st = store(shards);
+            let names: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+            for n in &names {
+                st.lock(0, [n]).insert(n.as_bytes(), s("v"), 0);
+            }
+            let mut seen = std::collections::HashSet::new();
+            let mut cursor = 0;
+            let mut added = 0;
+            loop {
+                let (next, keys) = st.scan(0, cursor, 10, |_| true);
+                seen.extend(keys);
+                // Grow the table between steps (more slowly than the scan advances, or it never
+                // ends).
+                for _ in 0..3 {
+                    let k = format!("new{added}");
+                    added += 1;
+                    st.lock(0, [&k]).insert(k.as_bytes(), s("v"), 0);
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            for n in &names {
+                assert!(
+                    seen.contains(n.as_bytes()),
+                    "{n} missed with {shards} shards"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn swap_and_flush() {
+        let st = store(4);
+        st.lock(0, [b"a"]).insert(b"a", s("1"), 0);
+        st.swap_db(0, 1);
+        assert!(st.lock(0, [b"a"]).get(b"a").is_none());
+        assert!(st.lock(1, [b"a"]).get(b"a").is_some());
+        assert_eq!(st.flush(Some(0)), 0);
+        assert_eq!(st.flush(None), 1);
+        assert_eq!(st.dbsize(1), 0);
+    }
+}
