@@ -13,7 +13,7 @@
 //! * printing is glibc `%.17Lf` (the exact binary value rounded half-even to 17 fractional
 //!   digits) followed by Redis's trailing-zero trimming.
 //!
-//! Every conversion goes through exact arbitrary-precision integers ([`Big`]), so results are
+//! Every conversion goes through exact arbitrary-precision integers (`Big`), so results are
 //! correct by construction rather than by approximation; values are small enough (at most a
 //! few thousand decimal digits) that simple quadratic algorithms are fast enough.
 
@@ -111,7 +111,14 @@ impl F80 {
         }
     }
 
-    /// Parses like Redis's `string2ld` (strtold plus Redis's checks listed above); None if Redis would say "not a valid float".
+    /// Zero: the value of a missing key.
+    pub const ZERO: F80 = F80 {
+        sign_exp: 0,
+        mantissa: 0,
+    };
+
+    /// Parses like Redis's `string2ld` (strtold plus Redis's checks below); None if Redis would
+    /// say "not a valid float".
     ///
     /// Redis copies the argument into a NUL-terminated buffer, calls `strtold`, and rejects
     /// empty or over-long input, a leading space, input not consumed in full (an embedded NUL
@@ -196,7 +203,8 @@ impl F80 {
         self.biased_exp() != SPECIAL_EXP
     }
 
-    /// Redis's human-friendly text: `%.17Lf` with trailing zeros and dot removed, `-0` → `0`. Only called for finite values.
+    /// Redis's human-friendly text: `%.17Lf` with trailing zeros and dot removed, `-0` → `0`.
+    /// Only called for finite values.
     pub fn to_human_string(self) -> String {
         debug_assert!(self.is_finite());
         let (mantissa, exp) = self.magnitude();

@@ -249,14 +249,14 @@ pub static COMMANDS: &[Command] = &[
 
 fn del(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let keys = args.rest();
-    let mut locked = ctx.store().lock(ctx.db(), &keys);
+    let mut locked = ctx.lock(&keys);
     let removed = keys.iter().filter(|k| locked.remove(k).is_some()).count();
     Ok(Reply::Integer(removed as i64))
 }
 
 fn exists(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let keys = args.rest();
-    let mut locked = ctx.store().lock(ctx.db(), &keys);
+    let mut locked = ctx.lock(&keys);
     Ok(Reply::Integer(
         keys.iter().filter(|k| locked.exists(k)).count() as i64,
     ))
@@ -264,10 +264,10 @@ fn exists(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn touch(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let keys = args.rest();
-    let mut locked = ctx.store().lock(ctx.db(), &keys);
-    Ok(Reply::Integer(
-        keys.iter().filter(|k| locked.peek(k).is_some()).count() as i64,
-    ))
+    let mut locked = ctx.lock(&keys);
+    // `get`, not `peek`: TOUCH is a read of the value, so sliding keys slide.
+    let touched = keys.iter().filter(|k| locked.get(k).is_some()).count();
+    Ok(Reply::Integer(touched as i64))
 }
 
 /// EXPIRE's conditions.
@@ -325,7 +325,7 @@ fn expire_generic(
     if seconds {
         when = when.checked_mul(1000).ok_or(invalid.clone())?;
     }
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let now = locked.now() as i64;
     if relative {
         when = when.checked_add(now).ok_or(invalid)?;
@@ -374,7 +374,7 @@ fn ttl_generic(
     absolute: bool,
 ) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let now = locked.now();
     let Some(entry) = locked.peek(&key) else {
         return Ok(Reply::Integer(-2));
@@ -408,7 +408,7 @@ fn pexpiretime(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn persist(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     match locked.peek(&key) {
         Some(entry) if entry.expires_at != 0 => {
             locked.set_expires_at(&key, 0);
@@ -420,7 +420,7 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn type_(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let name = locked.peek(&key).map_or("none", |e| e.value.type_name());
     Ok(Reply::simple(name))
 }
@@ -429,7 +429,7 @@ fn type_(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> Result<Reply, CmdError> {
     let from = args.next()?;
     let to = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&from, &to]);
+    let mut locked = ctx.lock([&from, &to]);
     if !locked.exists(&from) {
         return Err(CmdError::NoSuchKey);
     }
@@ -510,14 +510,39 @@ pub struct ScanOptions {
     pub type_name: Option<Bytes>,
 }
 
-/// Parses a SCAN cursor like Redis: an unsigned decimal, `ERR invalid cursor` otherwise.
+/// Parses a SCAN cursor as Redis does, with C's `strtoul`: optional leading `+` or `-` (a
+/// negative number wraps around), decimal digits, nothing else; an empty string is cursor 0.
+/// `ERR invalid cursor` otherwise, or when it overflows 64 bits.
 pub fn parse_cursor(word: &[u8]) -> Result<u64, CmdError> {
-    let text = std::str::from_utf8(word).map_err(|_| CmdError::Text("ERR invalid cursor"))?;
-    if text.is_empty() || !text.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(CmdError::Text("ERR invalid cursor"));
+    let invalid = || CmdError::Text("ERR invalid cursor");
+    let (negative, digits) = match word.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, word),
+    };
+    if digits.is_empty() {
+        // strtoul parses nothing: fine for "", but a lone sign is left unparsed.
+        return if word.is_empty() {
+            Ok(0)
+        } else {
+            Err(invalid())
+        };
     }
-    text.parse()
-        .map_err(|_| CmdError::Text("ERR invalid cursor"))
+    let mut value: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Parses SCAN's options after the cursor; `allow_type`: whether TYPE is accepted.
@@ -566,4 +591,21 @@ fn scan(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> Result<Reply, CmdError> {
     Ok(Reply::bulk_or_null(ctx.store().random_key(ctx.db())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Ok(0));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert_eq!(parse_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in ["18446744073709551616", "-", "+", "abc", " 1", "1 ", "1.5"] {
+            assert!(parse_cursor(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
 }

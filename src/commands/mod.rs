@@ -10,6 +10,7 @@
 //! the command name included.
 
 pub mod connection;
+pub mod float80;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use crate::error::CmdError;
 use crate::protocol::{Protocol, Reply};
 use crate::server::{ClientState, Shared};
-use crate::store::{parse_canonical_i64, Store};
+use crate::store::{parse_canonical_i64, Locked, Store};
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx, &mut Args) -> Result<Reply, CmdError>;
@@ -296,9 +297,28 @@ pub fn parse_f64(word: &[u8]) -> Result<f64, CmdError> {
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub client: &'a mut ClientState,
+    /// The command being run reads values (its table row has `TOUCHES_VALUE`): its reads slide
+    /// the deadlines of keys that match the sliding rules. Set by the dispatcher.
+    pub touches_value: bool,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A context for running commands on behalf of `client`.
+    pub fn new(shared: &'a Shared, client: &'a mut ClientState) -> Ctx<'a> {
+        Ctx {
+            shared,
+            client,
+            touches_value: false,
+        }
+    }
+
+    /// Locks the shards of `keys` in the client's database, for the command being run.
+    pub fn lock<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Locked<'a> {
+        self.shared
+            .store
+            .lock_with(self.client.db, keys, self.touches_value)
+    }
+
     /// The keyspace.
     pub fn store(&self) -> &Store {
         &self.shared.store
@@ -332,6 +352,7 @@ fn run(ctx: &mut Ctx, argv: Vec<Bytes>) -> Result<Reply, CmdError> {
         return Err(CmdError::NoAuth);
     }
     ctx.client.last_command = cmd.name;
+    ctx.touches_value = cmd.has(flags::TOUCHES_VALUE);
     let skip = if container.is_some() { 2 } else { 1 };
     let mut args = Args::new(argv, skip);
     (cmd.handler)(ctx, &mut args)

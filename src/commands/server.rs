@@ -32,7 +32,7 @@ use crate::protocol::decode::MAX_BULK_LEN;
 use crate::protocol::Reply;
 use crate::server::{ReplyMode, Shared, SWEEP_INTERVAL_MS};
 use crate::store::glob::glob_match;
-use crate::store::{unix_us, Entry, Value};
+use crate::store::{unix_us, Entry, SlideRules, Value};
 
 // One argument per column of the table.
 #[allow(clippy::too_many_arguments)]
@@ -1013,10 +1013,17 @@ fn stats_section(shared: &Shared, s: &mut Section) {
         shared.clients.rejected.load(Ordering::Relaxed),
     );
     s.field("expired_keys", store.expired_keys);
+    // The sweeper never stops early for lack of time (it works in bounded slices until nothing
+    // due is left), so Redis's count of time-capped expiry cycles is always 0 here.
+    s.field("expired_time_cap_reached_count", 0);
     // noeviction is the only policy: nothing is ever evicted.
     s.field("evicted_keys", 0);
     s.field("keyspace_hits", store.keyspace_hits);
     s.field("keyspace_misses", store.keyspace_misses);
+    // sesame's own: reads that slid a key's deadline, and how late the last sweep that removed
+    // keys was, at worst, after their deadlines.
+    s.field("slid_keys", store.slid_keys);
+    s.field("expiry_lag_ms", shared.store.last_sweep_lag_ms());
 }
 
 /// The server counters the instantaneous rates are computed from.
@@ -1158,14 +1165,15 @@ fn stat_cpu_ticks(stat: &str) -> Option<[u64; 4]> {
     Some([at(14)?, at(15)?, at(16)?, at(17)?])
 }
 
-/// One line per non-empty database. `avg_ttl` is 0: sesame does not sample TTLs for an average.
+/// One line per non-empty database; `avg_ttl` is the exact mean remaining TTL in ms of the keys
+/// that have one (Redis estimates it by sampling).
 fn keyspace_section(shared: &Shared, s: &mut Section) {
     for db in 0..shared.store.databases() {
-        let (keys, expires) = shared.store.keyspace(db);
+        let (keys, expires, avg_ttl) = shared.store.keyspace(db);
         if keys > 0 {
             s.field(
                 &format!("db{db}"),
-                format!("keys={keys},expires={expires},avg_ttl=0"),
+                format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
             );
         }
     }
@@ -1202,6 +1210,10 @@ enum Change {
     Requirepass(Option<String>),
     Maxclients(usize),
     Timeout(u64),
+    /// The sliding patterns (sesame's own parameter `slide`).
+    SlidePatterns(Vec<bytes::Bytes>),
+    /// The sliding lifetime cap in seconds (`slide-max-lifetime`).
+    SlideMaxLifetime(u64),
 }
 
 /// The value sesame reports for `client-output-buffer-limit`: no class has a limit.
@@ -1239,6 +1251,34 @@ static PARAMS: &[Param] = &[
         name: "timeout",
         get: |s| s.runtime.read().timeout.to_string(),
         set: Setter::Value(|v| Ok(Change::Timeout(int_in(v, 0, i32::MAX as i64)? as u64))),
+    },
+    Param {
+        name: "slide",
+        get: |s| {
+            let rules = s.store.slide_rules();
+            let patterns: Vec<String> = rules
+                .patterns
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            patterns.join(" ")
+        },
+        set: Setter::Value(|v| {
+            Ok(Change::SlidePatterns(
+                v.split_ascii_whitespace()
+                    .map(|p| bytes::Bytes::copy_from_slice(p.as_bytes()))
+                    .collect(),
+            ))
+        }),
+    },
+    Param {
+        name: "slide-max-lifetime",
+        get: |s| (s.store.slide_rules().max_lifetime_ms / 1000).to_string(),
+        set: Setter::Value(|v| {
+            Ok(Change::SlideMaxLifetime(
+                int_in(v, 0, i64::MAX / 1000)? as u64
+            ))
+        }),
     },
     Param {
         name: "databases",
@@ -1639,6 +1679,21 @@ fn config_set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             Change::Requirepass(p) => runtime.requirepass = p,
             Change::Maxclients(n) => runtime.maxclients = n,
             Change::Timeout(t) => runtime.timeout = t,
+            Change::SlidePatterns(patterns) => {
+                let rules = ctx.shared.store.slide_rules();
+                ctx.shared.store.set_slide_rules(SlideRules {
+                    patterns,
+                    ..(*rules).clone()
+                });
+            }
+            Change::SlideMaxLifetime(secs) => {
+                let rules = ctx.shared.store.slide_rules();
+                let max_lifetime_ms = secs * 1000;
+                ctx.shared.store.set_slide_rules(SlideRules {
+                    max_lifetime_ms,
+                    ..(*rules).clone()
+                });
+            }
         }
     }
     Ok(Reply::ok())
@@ -2678,13 +2733,7 @@ mod tests {
             .iter()
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect();
-        let reply = dispatch(
-            &mut Ctx {
-                shared,
-                client: &mut client,
-            },
-            argv,
-        );
+        let reply = dispatch(&mut Ctx::new(shared, &mut client), argv);
         let mut out = BytesMut::new();
         reply.encode(&mut out, proto);
         out.to_vec()
@@ -2769,9 +2818,16 @@ mod tests {
     }
 
     #[test]
-    fn info_is_a_plain_bulk_string_in_resp3() {
+    fn info_is_a_verbatim_string_in_resp3_as_in_redis_7_0() {
         let s = shared();
-        assert!(run(&s, Protocol::Resp3, &["INFO", "server"]).starts_with(b"$"));
+        let reply = run(&s, Protocol::Resp3, &["INFO", "server"]);
+        assert!(
+            reply.starts_with(b"="),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+        assert!(reply.windows(12).any(|w| w == b"txt:# Server"));
+        assert!(run(&s, Protocol::Resp2, &["INFO", "server"]).starts_with(b"$"));
     }
 
     #[test]
@@ -2787,9 +2843,17 @@ mod tests {
         s.store
             .lock(3, [b"c"])
             .insert(b"c", Value::Str(Bytes::from_static(b"1")), 0);
+        let text = info_of(&s, &["INFO", "keyspace"]);
+        let avg_ttl: u64 = text
+            .split("avg_ttl=")
+            .nth(1)
+            .and_then(|rest| rest.split("\r\n").next())
+            .and_then(|n| n.parse().ok())
+            .expect("db0 avg_ttl");
+        assert!((99_000..=100_000).contains(&avg_ttl), "{text}");
         assert_eq!(
-            info_of(&s, &["INFO", "keyspace"]),
-            "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
+            text.replace(&format!("avg_ttl={avg_ttl}\r\n"), "avg_ttl=T\r\n"),
+            "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=T\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
         );
     }
 
@@ -3120,10 +3184,7 @@ mod tests {
         let registration = s.clients.register(addr, addr, 100).unwrap();
         let mut client = ClientState::new(registration.handle.clone(), true);
         dispatch(
-            &mut Ctx {
-                shared: &s,
-                client: &mut client,
-            },
+            &mut Ctx::new(&s, &mut client),
             vec![Bytes::from_static(b"SHUTDOWN"), Bytes::from_static(b"NOW")],
         );
         assert!(*s.shutdown.borrow());

@@ -7,7 +7,8 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{parse_f64, parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
+use super::float80::F80;
+use super::{parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 use crate::store::{parse_canonical_i64, Entry, Locked, Value};
@@ -278,7 +279,7 @@ fn owned(word: &[u8]) -> Value {
 
 fn get(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     match locked.get(&key) {
         Some(entry) => Ok(Reply::Bulk(string_of(entry)?.clone())),
         None => Ok(Reply::Null),
@@ -375,42 +376,41 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let value = args.next()?;
     let o = parse_set_options(args, true)?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let deadline = match &o.expiry {
         Some((unit, word)) => Some(set_deadline(word, *unit, locked.now(), "set")?),
         None => None,
     };
-    let old = match locked.peek(&key) {
-        Some(entry) => {
-            let old = if o.get {
+    let (found, old_value) = match locked.peek(&key) {
+        Some(entry) => (
+            true,
+            if o.get {
                 Some(string_of(entry)?.clone())
             } else {
                 None
-            };
-            Some((old, entry.expires_at))
-        }
-        None => None,
+            },
+        ),
+        None => (false, None),
     };
-    let found = old.is_some();
-    let old_value = old.as_ref().and_then(|(v, _)| v.clone());
-    if (o.nx && found) || (o.xx && !found) {
-        return Ok(if o.get {
-            Reply::bulk_or_null(old_value)
-        } else {
-            Reply::Null
-        });
-    }
-    let expires_at = match deadline {
-        Some(at) => at,
-        None if o.keepttl => old.map_or(0, |(_, at)| at),
-        None => 0,
-    };
-    locked.insert(&key, owned(&value), expires_at);
-    Ok(if o.get {
+    let reply = if o.get {
         Reply::bulk_or_null(old_value)
     } else {
         Reply::ok()
-    })
+    };
+    if (o.nx && found) || (o.xx && !found) {
+        return Ok(if o.get { reply } else { Reply::Null });
+    }
+    match locked.peek(&key) {
+        // KEEPTTL keeps the deadline and, for sliding, the idle period and creation time.
+        Some(entry) if o.keepttl => {
+            entry.value = owned(&value);
+            entry.raw = false;
+        }
+        _ => {
+            locked.insert(&key, owned(&value), deadline.unwrap_or(0));
+        }
+    }
+    Ok(reply)
 }
 
 fn setex_generic(
@@ -422,7 +422,7 @@ fn setex_generic(
     let key = args.next()?;
     let ttl = args.next()?;
     let value = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let at = set_deadline(&ttl, unit, locked.now(), name)?;
     locked.insert(&key, owned(&value), at);
     Ok(Reply::ok())
@@ -439,7 +439,7 @@ fn psetex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 fn setnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let value = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     if locked.exists(&key) {
         return Ok(Reply::Integer(0));
     }
@@ -450,7 +450,7 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 fn getex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let o = parse_set_options(args, false)?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let now = locked.now();
     let Some(entry) = locked.get(&key) else {
         return Ok(Reply::Null);
@@ -474,7 +474,7 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn getdel(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let Some(entry) = locked.get(&key) else {
         return Ok(Reply::Null);
     };
@@ -486,7 +486,7 @@ fn getdel(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let value = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let old = match locked.get(&key) {
         Some(entry) => Some(string_of(entry)?.clone()),
         None => None,
@@ -497,7 +497,7 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn mget(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let keys = args.rest();
-    let mut locked = ctx.store().lock(ctx.db(), &keys);
+    let mut locked = ctx.lock(&keys);
     let values = keys
         .iter()
         .map(|key| match locked.get(key) {
@@ -521,7 +521,7 @@ fn mset_pairs<'a>(
     if !words.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(name.into()));
     }
-    let locked = ctx.store().lock(ctx.db(), words.iter().step_by(2));
+    let locked = ctx.lock(words.iter().step_by(2));
     Ok((words, locked))
 }
 
@@ -556,7 +556,7 @@ fn check_length(len: u64) -> Result<(), CmdError> {
 fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let tail = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     match locked.peek(&key) {
         None => {
             let len = tail.len();
@@ -579,7 +579,7 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 fn strlen(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     match locked.get(&key) {
         Some(entry) => Ok(Reply::Integer(string_of(entry)?.len() as i64)),
         None => Ok(Reply::Integer(0)),
@@ -588,7 +588,7 @@ fn strlen(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 
 /// Adds `delta` to the integer at `key` (created as 0), keeping its TTL.
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
-    let mut locked = ctx.store().lock(ctx.db(), [key]);
+    let mut locked = ctx.lock([key]);
     let current = match locked.peek(key) {
         Some(entry) => parse_canonical_i64(string_of(entry)?).ok_or(CmdError::NotInteger)?,
         None => 0,
@@ -639,42 +639,27 @@ fn decrby(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let delta = args.next()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
+    // Redis computes in C's long double; F80 reproduces its parsing, rounding and printing.
     let current = match locked.peek(&key) {
-        Some(entry) => parse_f64(string_of(entry)?)?,
-        None => 0.0,
+        Some(entry) => F80::parse(string_of(entry)?).ok_or(CmdError::NotFloat)?,
+        None => F80::ZERO,
     };
-    let delta = parse_f64(&delta)?;
-    let next = current + delta;
+    let delta = F80::parse(&delta).ok_or(CmdError::NotFloat)?;
+    let next = current.add(delta);
     if !next.is_finite() {
         return Err(CmdError::NanOrInfinity);
     }
-    let text = Bytes::from(format_human_float(next));
+    let text = Bytes::from(next.to_human_string());
     store_string(&mut locked, &key, text.clone());
     Ok(Reply::Bulk(text))
-}
-
-/// Formats a float as INCRBYFLOAT replies it: fixed notation with 17 decimals, trailing zeros
-/// (and a trailing dot) removed.
-pub fn format_human_float(x: f64) -> String {
-    let text = format!("{x:.17}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &text
-    };
-    if text == "-0" {
-        "0".into()
-    } else {
-        text.into()
-    }
 }
 
 fn getrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let start = args.next_i64()?;
     let end = args.next_i64()?;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let Some(entry) = locked.get(&key) else {
         return Ok(Reply::Bulk(Bytes::new()));
     };
@@ -704,7 +689,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         return Err(CmdError::OffsetOutOfRange);
     }
     let offset = offset as u64;
-    let mut locked = ctx.store().lock(ctx.db(), [&key]);
+    let mut locked = ctx.lock([&key]);
     let current = match locked.peek(&key) {
         Some(entry) => Some(string_of(entry)?.clone()),
         None => None,
@@ -732,17 +717,4 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         }
     }
     Ok(Reply::Integer(len as i64))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_floats() {
-        assert_eq!(format_human_float(3.0), "3");
-        assert_eq!(format_human_float(10.5), "10.5");
-        assert_eq!(format_human_float(-0.0), "0");
-        assert_eq!(format_human_float(5.0e3), "5000");
-    }
 }

@@ -45,6 +45,13 @@ pub struct Flags {
     /// above the thread count.
     #[arg(long)]
     pub shards: Option<usize>,
+    /// Keys matching this glob pattern (KEYS syntax) slide: a read pushes their deadline out by
+    /// their TTL. Repeatable. Default: none (exact Redis semantics).
+    #[arg(long = "slide", value_name = "PATTERN")]
+    pub slide: Vec<String>,
+    /// Absolute lifetime cap of a sliding key, in seconds from its creation (0 = none).
+    #[arg(long = "slide-max-lifetime", value_name = "SECONDS")]
+    pub slide_max_lifetime: Option<u64>,
 }
 
 /// The configuration the server starts with.
@@ -58,6 +65,10 @@ pub struct Config {
     pub databases: usize,
     pub threads: usize,
     pub shards: usize,
+    /// Glob patterns of the keys that slide.
+    pub slide: Vec<String>,
+    /// Lifetime cap of sliding keys in seconds (0 = none).
+    pub slide_max_lifetime: u64,
     /// The configuration file it was read from, if any (INFO's `config_file`).
     pub config_file: Option<PathBuf>,
 }
@@ -77,6 +88,8 @@ impl Default for Config {
             databases: 16,
             threads,
             shards: default_shards(threads),
+            slide: Vec::new(),
+            slide_max_lifetime: 0,
             config_file: None,
         }
     }
@@ -133,6 +146,12 @@ impl Config {
         if let Some(v) = flags.shards {
             config.shards = v;
         }
+        if !flags.slide.is_empty() {
+            config.slide = flags.slide;
+        }
+        if let Some(v) = flags.slide_max_lifetime {
+            config.slide_max_lifetime = v;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -158,6 +177,12 @@ impl Config {
                 "shards must be between 1 and {}, got {}",
                 crate::store::MAX_SHARDS,
                 self.shards
+            ));
+        }
+        if self.slide_max_lifetime > u64::MAX / 1000 {
+            return Err(format!(
+                "slide-max-lifetime {} is too large",
+                self.slide_max_lifetime
             ));
         }
         if self.bind.is_empty() {
@@ -226,6 +251,9 @@ impl Config {
             "databases" => self.databases = number(one()?)? as usize,
             "threads" => self.threads = number(one()?)? as usize,
             "shards" => self.shards = number(one()?)? as usize,
+            // Like CONFIG SET slide: one or more patterns; repeated lines add to the list.
+            "slide" => self.slide.extend(values.iter().cloned()),
+            "slide-max-lifetime" => self.slide_max_lifetime = number(one()?)?,
             _ => return Err(format!("unknown directive '{name}'")),
         }
         Ok(())

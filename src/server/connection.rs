@@ -135,7 +135,7 @@ fn execute_buffered(
             client.reply_mode = ReplyMode::Skipping;
         }
         client.handle.touch();
-        let reply = commands::dispatch(&mut Ctx { shared, client }, argv);
+        let reply = commands::dispatch(&mut Ctx::new(shared, client), argv);
         match client.reply_mode {
             ReplyMode::On => reply.encode(output, client.protocol),
             ReplyMode::Off | ReplyMode::SkipNext => {}

@@ -72,8 +72,17 @@ impl Shared {
             maxclients: config.maxclients,
             timeout: config.timeout,
         };
+        let store = Store::new(config.shards, config.databases, clock);
+        store.set_slide_rules(crate::store::SlideRules {
+            patterns: config
+                .slide
+                .iter()
+                .map(|p| bytes::Bytes::copy_from_slice(p.as_bytes()))
+                .collect(),
+            max_lifetime_ms: config.slide_max_lifetime * 1000,
+        });
         Shared {
-            store: Store::new(config.shards, config.databases, clock),
+            store,
             config,
             runtime: RwLock::new(runtime),
             clients: Clients::default(),

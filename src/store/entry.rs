@@ -7,24 +7,13 @@
 //!   (0 = none). A deadline that moves later leaves the timer alone (it re-schedules itself when it
 //!   fires); one that moves earlier than `timer_at` gets a new timer, and the old one is recognised
 //!   as stale when it fires because its deadline no longer equals `timer_at`.
+//! - `idle_ms` is the TTL most recently set by a write (deadline minus now at that moment; 0 when
+//!   the key has no TTL): the period a sliding read extends the key by. `created_ms` is when the
+//!   key came into existence (an overwrite keeps it), the origin of the sliding lifetime cap.
 
 use bytes::Bytes;
 
-/// The value a key holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Value {
-    /// A binary-safe string.
-    Str(Bytes),
-}
-
-impl Value {
-    /// The name TYPE reports.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "string",
-        }
-    }
-}
+use super::value::Value;
 
 /// A key and its value, as stored in a shard's table.
 #[derive(Clone, Debug)]
@@ -35,6 +24,10 @@ pub struct Entry {
     pub expires_at: u64,
     /// Deadline of the wheel timer standing for this entry; 0 = none.
     pub(crate) timer_at: u64,
+    /// The TTL last set by a write, in ms (0 = none): what a sliding read extends the key by.
+    pub idle_ms: u64,
+    /// When the key was created, in Unix ms (0 until stored).
+    pub created_ms: u64,
     /// The string was modified in place (APPEND, SETRANGE): OBJECT ENCODING says `raw` from then on,
     /// as Redis's does.
     pub raw: bool,
@@ -48,6 +41,8 @@ impl Entry {
             value,
             expires_at: 0,
             timer_at: 0,
+            idle_ms: 0,
+            created_ms: 0,
             raw: false,
         }
     }
@@ -59,77 +54,13 @@ impl Entry {
 
     /// OBJECT ENCODING of the value, as Redis 7.0 reports it.
     pub fn encoding(&self) -> &'static str {
-        match &self.value {
-            Value::Str(s) => {
-                if self.raw {
-                    "raw"
-                } else if s.len() <= 20 && parse_canonical_i64(s).is_some() {
-                    "int"
-                } else if s.len() <= 44 {
-                    "embstr"
-                } else {
-                    "raw"
-                }
-            }
-        }
-    }
-}
-
-/// Parses `s` as Redis's `string2ll` does: optional `-`, decimal digits, no leading zeros (except
-/// "0" itself), no `+`, no spaces, within i64.
-pub fn parse_canonical_i64(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some(_) => (false, s),
-        None => return None,
-    };
-    if digits.is_empty() || digits.len() > 19 || (digits[0] == b'0' && s.len() > 1) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u64::from(c - b'0');
-    }
-    if negative {
-        if v > (i64::MAX as u64) + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
+        self.value.encoding(self.raw)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_integers() {
-        for (s, v) in [("0", Some(0)), ("-1", Some(-1)), ("123", Some(123))] {
-            assert_eq!(parse_canonical_i64(s.as_bytes()), v);
-        }
-        assert_eq!(parse_canonical_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            "",
-            "-",
-            "+1",
-            "01",
-            "-0",
-            " 1",
-            "1 ",
-            "9223372036854775808",
-            "1a",
-            "-01",
-        ] {
-            assert_eq!(parse_canonical_i64(bad.as_bytes()), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn encodings() {

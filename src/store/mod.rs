@@ -19,17 +19,22 @@ mod clock;
 mod entry;
 pub mod glob;
 mod shard;
+mod value;
 pub mod wheel;
 
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
 use hashbrown::DefaultHashBuilder;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use parking_lot::{Mutex, MutexGuard};
 
 pub use clock::{unix_ms, unix_us, Clock};
-pub use entry::{parse_canonical_i64, Entry, Value};
-pub use shard::{Db, Shard};
+pub use entry::Entry;
+pub use shard::{Db, Shard, SlideRules};
+pub use value::{parse_canonical_i64, Value};
 
 use wheel::Timer;
 
@@ -43,11 +48,15 @@ pub struct ShardStats {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Reads that moved a sliding key's deadline.
+    pub slid_keys: u64,
 }
 
 struct ShardSlot {
     shard: Shard,
     stats: ShardStats,
+    /// This shard's copy of the sliding rules (replaced in every shard by [`Store::set_slide_rules`]).
+    slide: Arc<SlideRules>,
 }
 
 /// The keyspace: every database, split into shards.
@@ -57,6 +66,10 @@ pub struct Store {
     hasher: DefaultHashBuilder,
     databases: usize,
     clock: Clock,
+    slide: Mutex<Arc<SlideRules>>,
+    /// The largest delay between a deadline and the key's removal in the last sweep that removed
+    /// anything, in ms (INFO `expiry_lag_ms`).
+    last_sweep_lag_ms: AtomicU64,
 }
 
 /// Bit layout of a SCAN cursor: shard index, then the shard's scan epoch, then the next bucket.
@@ -76,6 +89,7 @@ impl Store {
                     Mutex::new(ShardSlot {
                         shard: Shard::new(databases),
                         stats: ShardStats::default(),
+                        slide: Arc::default(),
                     })
                 })
                 .collect(),
@@ -83,7 +97,29 @@ impl Store {
             hasher: DefaultHashBuilder::default(),
             databases,
             clock,
+            slide: Mutex::default(),
+            last_sweep_lag_ms: AtomicU64::new(0),
         }
+    }
+
+    /// The sliding rules in force.
+    pub fn slide_rules(&self) -> Arc<SlideRules> {
+        self.slide.lock().clone()
+    }
+
+    /// Replaces the sliding rules; reads see them from their next lock of a shard.
+    pub fn set_slide_rules(&self, rules: SlideRules) {
+        let rules = Arc::new(rules);
+        let mut current = self.slide.lock();
+        for s in self.shards.iter() {
+            s.lock().slide = rules.clone();
+        }
+        *current = rules;
+    }
+
+    /// The largest expiry lag of the last sweep that removed keys, in ms.
+    pub fn last_sweep_lag_ms(&self) -> u64 {
+        self.last_sweep_lag_ms.load(Ordering::Relaxed)
     }
 
     /// Number of databases (SELECT accepts 0..databases).
@@ -123,6 +159,17 @@ impl Store {
         db: usize,
         keys: impl IntoIterator<Item = K>,
     ) -> Locked<'a> {
+        self.lock_with(db, keys, false)
+    }
+
+    /// Like [`Store::lock`]; with `slides`, [`Locked::get`] is a touch-on-read that slides the
+    /// deadline of keys matching the sliding rules (for commands that read the value).
+    pub fn lock_with<'a, K: AsRef<[u8]>>(
+        &'a self,
+        db: usize,
+        keys: impl IntoIterator<Item = K>,
+        slides: bool,
+    ) -> Locked<'a> {
         let mut wanted: Vec<usize> = keys
             .into_iter()
             .map(|k| self.shard_index(self.hash(k.as_ref())))
@@ -138,6 +185,7 @@ impl Store {
             db,
             now: self.now(),
             guards,
+            slides,
         }
     }
 
@@ -154,6 +202,7 @@ impl Store {
             db,
             now: self.now(),
             guards,
+            slides: false,
         }
     }
 
@@ -165,12 +214,20 @@ impl Store {
             .sum()
     }
 
-    /// Keys and keys with a TTL in `db`.
-    pub fn keyspace(&self, db: usize) -> (usize, usize) {
-        self.shards.iter().fold((0, 0), |(k, e), s| {
+    /// Keys, keys with a TTL, and their average remaining TTL in ms, in `db` (INFO keyspace).
+    pub fn keyspace(&self, db: usize) -> (usize, usize, u64) {
+        let (keys, expires, sum) = self.shards.iter().fold((0, 0, 0u128), |(k, e, d), s| {
             let s = s.lock();
-            (k + s.shard.dbs[db].len(), e + s.shard.dbs[db].expires())
-        })
+            let part = &s.shard.dbs[db];
+            (k + part.len(), e + part.expires(), d + part.deadline_sum())
+        });
+        let now = u128::from(self.now());
+        let avg = if expires == 0 {
+            0
+        } else {
+            (sum / expires as u128).saturating_sub(now) as u64
+        };
+        (keys, expires, avg)
     }
 
     /// The counters of every shard, summed.
@@ -181,6 +238,7 @@ impl Store {
                 expired_keys: acc.expired_keys + st.expired_keys,
                 keyspace_hits: acc.keyspace_hits + st.keyspace_hits,
                 keyspace_misses: acc.keyspace_misses + st.keyspace_misses,
+                slid_keys: acc.slid_keys + st.slid_keys,
             }
         })
     }
@@ -297,7 +355,7 @@ impl Store {
             seed = xorshift(seed);
             let key = part.key_near(seed as usize)?;
             let hash = self.hash(&key);
-            let (found, expired) = part.get(hash, &key, now);
+            let (found, expired, _) = part.get(hash, &key, now, None);
             if found.is_some() {
                 return Some(key);
             }
@@ -316,17 +374,21 @@ impl Store {
         let mut fired: Vec<Timer> = Vec::new();
         let mut removed: Vec<(usize, Bytes)> = Vec::new();
         let mut total = 0;
+        let mut lag = 0;
         for s in self.shards.iter() {
             for db in 0..self.databases {
                 loop {
                     let more = {
                         let mut slot = s.lock();
                         let now = self.now();
-                        let ShardSlot { shard, stats } = &mut *slot;
-                        shard.dbs[db].expire_due(now, SWEEP_SLICE, &mut fired, |entry| {
-                            stats.expired_keys += 1;
-                            removed.push((db, entry.key));
-                        })
+                        let ShardSlot { shard, stats, .. } = &mut *slot;
+                        let (more, slice_lag) =
+                            shard.dbs[db].expire_due(now, SWEEP_SLICE, &mut fired, |entry| {
+                                stats.expired_keys += 1;
+                                removed.push((db, entry.key));
+                            });
+                        lag = lag.max(slice_lag);
+                        more
                     };
                     total += removed.len();
                     for (db, key) in removed.drain(..) {
@@ -337,6 +399,9 @@ impl Store {
                     }
                 }
             }
+        }
+        if total > 0 {
+            self.last_sweep_lag_ms.store(lag, Ordering::Relaxed);
         }
         total
     }
@@ -380,6 +445,8 @@ pub struct Locked<'a> {
     pub db: usize,
     now: u64,
     guards: Vec<(usize, MutexGuard<'a, ShardSlot>)>,
+    /// [`Locked::get`] slides deadlines (the command reads values).
+    slides: bool,
 }
 
 impl<'a> Locked<'a> {
@@ -399,14 +466,23 @@ impl<'a> Locked<'a> {
     }
 
     /// The live entry for `key`, expiring it first if its deadline has passed. Counts a keyspace
-    /// hit or miss.
+    /// hit or miss. When the lock was taken for a command that reads values, this is the
+    /// touch-on-read: a key matching the sliding rules has its deadline slid.
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.store.hash(key);
-        let (db, now) = (self.db, self.now);
-        let ShardSlot { shard, stats } = self.slot(hash);
-        let (found, expired) = shard.dbs[db].get(hash, key, now);
+        let (db, now, slides) = (self.db, self.now, self.slides);
+        let ShardSlot {
+            shard,
+            stats,
+            slide,
+        } = self.slot(hash);
+        let rules = (slides && !slide.patterns.is_empty()).then_some(&**slide);
+        let (found, expired, slid) = shard.dbs[db].get(hash, key, now, rules);
         if expired.is_some() {
             stats.expired_keys += 1;
+        }
+        if slid {
+            stats.slid_keys += 1;
         }
         if found.is_some() {
             stats.keyspace_hits += 1;
@@ -420,8 +496,8 @@ impl<'a> Locked<'a> {
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.store.hash(key);
         let (db, now) = (self.db, self.now);
-        let ShardSlot { shard, stats } = self.slot(hash);
-        let (found, expired) = shard.dbs[db].get(hash, key, now);
+        let ShardSlot { shard, stats, .. } = self.slot(hash);
+        let (found, expired, _) = shard.dbs[db].get(hash, key, now, None);
         if expired.is_some() {
             stats.expired_keys += 1;
         }
@@ -454,7 +530,7 @@ impl<'a> Locked<'a> {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.store.hash(key);
         let (db, now) = (self.db, self.now);
-        let ShardSlot { shard, stats } = self.slot(hash);
+        let ShardSlot { shard, stats, .. } = self.slot(hash);
         let removed = shard.dbs[db].remove(hash, key)?;
         if removed.is_expired(now) {
             stats.expired_keys += 1;
@@ -570,6 +646,132 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn sliding_store() -> Store {
+        let st = store(2);
+        st.set_slide_rules(SlideRules {
+            patterns: vec![Bytes::from_static(b"sess:*")],
+            max_lifetime_ms: 0,
+        });
+        st
+    }
+
+    #[test]
+    fn reads_slide_matching_keys_by_their_idle_period() {
+        let st = sliding_store();
+        let t0 = st.now();
+        st.lock(0, [b"sess:a"]).insert(b"sess:a", s("v"), t0 + 100);
+        st.lock(0, [b"other"]).insert(b"other", s("v"), t0 + 100);
+        st.clock().set(t0 + 60);
+        assert!(st.lock_with(0, [b"sess:a"], true).get(b"sess:a").is_some());
+        assert!(st.lock_with(0, [b"other"], true).get(b"other").is_some());
+        assert_eq!(
+            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().expires_at,
+            t0 + 160
+        );
+        assert_eq!(
+            st.lock(0, [b"other"]).peek(b"other").unwrap().expires_at,
+            t0 + 100,
+            "no pattern match"
+        );
+        // The timer set for t0+100 fires, sees the later deadline and follows it.
+        st.clock().set(t0 + 100);
+        assert_eq!(
+            st.sweep(|_, _| {}),
+            1,
+            "only the non-sliding key dies at its TTL"
+        );
+        st.clock().set(t0 + 159);
+        assert_eq!(st.sweep(|_, _| {}), 0);
+        st.clock().set(t0 + 160);
+        assert_eq!(st.sweep(|_, _| {}), 1);
+        assert_eq!(st.stats().slid_keys, 1);
+    }
+
+    #[test]
+    fn metadata_reads_and_keys_without_ttl_do_not_slide() {
+        let st = sliding_store();
+        let t0 = st.now();
+        st.lock(0, [b"sess:a"]).insert(b"sess:a", s("v"), t0 + 100);
+        st.lock(0, [b"sess:b"]).insert(b"sess:b", s("v"), 0);
+        st.clock().set(t0 + 50);
+        assert!(st.lock_with(0, [b"sess:a"], false).get(b"sess:a").is_some());
+        assert!(st.lock(0, [b"sess:a"]).peek(b"sess:a").is_some());
+        assert_eq!(
+            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().expires_at,
+            t0 + 100
+        );
+        assert!(st.lock_with(0, [b"sess:b"], true).get(b"sess:b").is_some());
+        assert_eq!(
+            st.lock(0, [b"sess:b"]).peek(b"sess:b").unwrap().expires_at,
+            0
+        );
+    }
+
+    #[test]
+    fn a_new_ttl_sets_a_new_idle_period_and_persist_clears_it() {
+        let st = sliding_store();
+        let t0 = st.now();
+        st.lock(0, [b"sess:a"]).insert(b"sess:a", s("v"), t0 + 100);
+        st.clock().set(t0 + 10);
+        st.lock(0, [b"sess:a"]).set_expires_at(b"sess:a", t0 + 1010);
+        assert_eq!(
+            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().idle_ms,
+            1000
+        );
+        st.clock().set(t0 + 20);
+        st.lock_with(0, [b"sess:a"], true).get(b"sess:a");
+        assert_eq!(
+            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().expires_at,
+            t0 + 1020
+        );
+        st.lock(0, [b"sess:a"]).set_expires_at(b"sess:a", 0);
+        st.lock_with(0, [b"sess:a"], true).get(b"sess:a");
+        let e = st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().clone();
+        assert_eq!((e.expires_at, e.idle_ms), (0, 0));
+    }
+
+    #[test]
+    fn the_lifetime_cap_ends_a_key_read_continuously() {
+        let st = sliding_store();
+        st.set_slide_rules(SlideRules {
+            max_lifetime_ms: 250,
+            ..(*st.slide_rules()).clone()
+        });
+        let t0 = st.now();
+        st.lock(0, [b"sess:a"]).insert(b"sess:a", s("v"), t0 + 100);
+        let mut t = t0;
+        while st.lock_with(0, [b"sess:a"], true).get(b"sess:a").is_some() {
+            t += 50;
+            st.clock().set(t);
+            st.sweep(|_, _| {});
+            assert!(t <= t0 + 250, "outlived its cap");
+        }
+        assert_eq!(t, t0 + 250);
+    }
+
+    #[test]
+    fn an_overwrite_keeps_the_creation_time() {
+        let st = sliding_store();
+        let t0 = st.now();
+        st.lock(0, [b"sess:a"]).insert(b"sess:a", s("v"), t0 + 100);
+        st.clock().set(t0 + 50);
+        st.lock(0, [b"sess:a"]).insert(b"sess:a", s("w"), t0 + 150);
+        let e = st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().clone();
+        assert_eq!((e.created_ms, e.idle_ms), (t0, 100));
+    }
+
+    #[test]
+    fn keyspace_reports_the_mean_remaining_ttl() {
+        let st = store(4);
+        let t0 = st.now();
+        st.lock(0, [b"a"]).insert(b"a", s("v"), t0 + 1000);
+        st.lock(0, [b"b"]).insert(b"b", s("v"), t0 + 3000);
+        st.lock(0, [b"c"]).insert(b"c", s("v"), 0);
+        assert_eq!(st.keyspace(0), (3, 2, 2000));
+        st.lock(0, [b"b"]).set_expires_at(b"b", 0);
+        assert_eq!(st.keyspace(0), (3, 1, 1000));
     }
 
     #[test]

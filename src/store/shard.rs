@@ -16,7 +16,7 @@ use hashbrown::HashTable;
 
 use super::entry::Entry;
 #[cfg(test)]
-use super::entry::Value;
+use super::value::Value;
 use super::wheel::{Timer, TimerWheel};
 
 /// One database's part of a shard.
@@ -26,6 +26,8 @@ pub struct Db {
     wheel: Option<Box<TimerWheel>>,
     /// Number of entries with a TTL.
     expires: usize,
+    /// Sum of the deadlines of the entries with a TTL (for INFO's `avg_ttl`).
+    deadline_sum: u128,
     /// Bumped whenever the table may move its elements (see the module doc).
     epoch: u32,
 }
@@ -52,6 +54,25 @@ impl Shard {
 /// What happened to a key that was found expired on access, so the caller can count it.
 pub type Expired = Option<Entry>;
 
+/// Which keys slide, and how far (a copy lives in every shard, so reads check it under the lock
+/// they already hold).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlideRules {
+    /// Glob patterns (KEYS syntax); a key that matches one slides.
+    pub patterns: Vec<Bytes>,
+    /// Absolute lifetime cap from the key's creation, in ms; 0 = none.
+    pub max_lifetime_ms: u64,
+}
+
+impl SlideRules {
+    /// True if reads of `key` slide its deadline.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| super::glob::glob_match(p, key, false))
+    }
+}
+
 impl Db {
     /// Number of keys, including ones past their deadline not yet removed.
     pub fn len(&self) -> usize {
@@ -68,14 +89,43 @@ impl Db {
         self.expires
     }
 
+    /// Sum of the deadlines of the keys with a TTL.
+    pub fn deadline_sum(&self) -> u128 {
+        self.deadline_sum
+    }
+
     /// The live entry for `key`, removing it first if its deadline has passed (lazy expiry).
-    /// Returns the entry and, if one was removed as expired, that entry.
-    pub fn get(&mut self, hash: u64, key: &[u8], now: u64) -> (Option<&mut Entry>, Expired) {
-        let expired = match self.table.find(hash, |e| e.key == key) {
-            Some(e) if e.is_expired(now) => self.remove(hash, key),
-            _ => None,
+    /// With `slide`, a key that has an idle period and matches the rules gets its deadline moved
+    /// to `min(now + idle, created + max lifetime)` (a touch-on-read). Returns the entry, the
+    /// entry removed as expired if any, and whether the read slid the deadline.
+    pub fn get(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now: u64,
+        slide: Option<&SlideRules>,
+    ) -> (Option<&mut Entry>, Expired, bool) {
+        let Some(index) = self.table.find_bucket_index(hash, |e| e.key == key) else {
+            return (None, None, false);
         };
-        (self.table.find_mut(hash, |e| e.key == key), expired)
+        let entry = self.table.get_bucket(index).expect("bucket just found");
+        if entry.is_expired(now) {
+            return (None, self.remove(hash, key), false);
+        }
+        let mut slid = false;
+        if let Some(rules) = slide {
+            if entry.expires_at != 0 && entry.idle_ms != 0 && rules.matches(key) {
+                let mut deadline = now.saturating_add(entry.idle_ms);
+                if rules.max_lifetime_ms != 0 {
+                    deadline = deadline.min(entry.created_ms.saturating_add(rules.max_lifetime_ms));
+                }
+                if deadline != entry.expires_at {
+                    self.retime(index, hash, deadline, now);
+                    slid = true;
+                }
+            }
+        }
+        (self.table.get_bucket_mut(index), None, slid)
     }
 
     /// The entry for `key` whether or not it is past its deadline (for the sweeper).
@@ -83,8 +133,10 @@ impl Db {
         self.table.find(hash, |e| e.key == key)
     }
 
-    /// Inserts `entry`, replacing any entry with the same key, and returns the old one.
-    /// The new entry's TTL is taken from `entry.expires_at`.
+    /// Inserts `entry`, replacing any entry with the same key, and returns the old one. The new
+    /// entry's TTL is `entry.expires_at`; when `entry.created_ms` is 0 it is the old live entry's
+    /// creation time (an overwrite is not a new key) or now, and when `entry.idle_ms` is 0 it is
+    /// the TTL being set.
     pub fn insert(
         &mut self,
         hash: u64,
@@ -94,6 +146,15 @@ impl Db {
     ) -> Option<Entry> {
         let old = self.remove(hash, &entry.key);
         let deadline = entry.expires_at;
+        if entry.created_ms == 0 {
+            entry.created_ms = old
+                .as_ref()
+                .filter(|o| !o.is_expired(now))
+                .map_or(now, |o| o.created_ms);
+        }
+        if entry.idle_ms == 0 && deadline != 0 {
+            entry.idle_ms = deadline.saturating_sub(now);
+        }
         entry.timer_at = deadline;
         if self.table.len() == self.table.capacity() {
             // This insertion resizes or rehashes the table: scan positions move.
@@ -102,6 +163,7 @@ impl Db {
         self.table.insert_unique(hash, entry, hasher);
         if deadline != 0 {
             self.expires += 1;
+            self.deadline_sum += u128::from(deadline);
             self.schedule(hash, deadline, now);
         }
         old
@@ -113,25 +175,49 @@ impl Db {
         let (entry, _) = found.remove();
         if entry.expires_at != 0 {
             self.expires -= 1;
+            self.deadline_sum -= u128::from(entry.expires_at);
         }
         Some(entry)
     }
 
-    /// Sets the deadline of the entry for `key` (0 removes the TTL). The entry must exist.
-    /// Scheduling costs nothing when the deadline moves later: the existing timer re-schedules
-    /// itself when it fires.
+    /// Sets the deadline of the entry for `key` by a write (0 removes the TTL): the idle period
+    /// becomes the new TTL. The entry must exist.
     pub fn set_expires_at(&mut self, hash: u64, key: &[u8], deadline: u64, now: u64) {
-        let Some(entry) = self.table.find_mut(hash, |e| e.key == key) else {
+        let Some(index) = self.table.find_bucket_index(hash, |e| e.key == key) else {
             return;
         };
-        match (entry.expires_at != 0, deadline != 0) {
-            (false, true) => self.expires += 1,
-            (true, false) => self.expires -= 1,
-            _ => {}
-        }
+        self.retime(index, hash, deadline, now);
+        let entry = self.table.get_bucket_mut(index).expect("bucket just found");
+        entry.idle_ms = if deadline == 0 {
+            0
+        } else {
+            deadline.saturating_sub(now)
+        };
+    }
+
+    /// Moves the deadline of the entry in bucket `index`, keeping the counts and the wheel
+    /// consistent. Moving it later costs nothing: the existing timer re-schedules itself when it
+    /// fires; moving it earlier than its timer adds one.
+    fn retime(&mut self, index: usize, hash: u64, deadline: u64, now: u64) {
+        let entry = self
+            .table
+            .get_bucket_mut(index)
+            .expect("bucket of a live entry");
+        let old = entry.expires_at;
         entry.expires_at = deadline;
-        if deadline != 0 && (entry.timer_at == 0 || deadline < entry.timer_at) {
+        let schedule = deadline != 0 && (entry.timer_at == 0 || deadline < entry.timer_at);
+        if schedule {
             entry.timer_at = deadline;
+        }
+        if old != 0 {
+            self.expires -= 1;
+            self.deadline_sum -= u128::from(old);
+        }
+        if deadline != 0 {
+            self.expires += 1;
+            self.deadline_sum += u128::from(deadline);
+        }
+        if schedule {
             self.schedule(hash, deadline, now);
         }
     }
@@ -155,19 +241,21 @@ impl Db {
     /// Advances this database's wheel to `now` and removes the keys that are really due, at most
     /// `limit` timers per call. Each removed entry is passed to `on_expired`. Timers whose entry
     /// moved its deadline later are re-scheduled at the real deadline; stale ones are dropped.
-    /// Returns true if the limit was reached (more may be due).
+    /// Returns whether the limit was reached (more may be due) and the largest lag, in ms,
+    /// between a removed key's deadline and its removal.
     pub fn expire_due(
         &mut self,
         now: u64,
         limit: usize,
         fired: &mut Vec<Timer>,
         mut on_expired: impl FnMut(Entry),
-    ) -> bool {
+    ) -> (bool, u64) {
         let Some(wheel) = self.wheel.as_mut() else {
-            return false;
+            return (false, 0);
         };
         fired.clear();
         let more = wheel.advance(now, limit, fired);
+        let mut lag = 0;
         for timer in fired.iter() {
             let hash = timer.token;
             // Several keys may share a hash; each entry owns at most one live timer, recognised by
@@ -179,6 +267,7 @@ impl Db {
                 if entry.is_expired(now) {
                     let key = entry.key.clone();
                     if let Some(removed) = self.remove(hash, &key) {
+                        lag = lag.max(now - removed.expires_at);
                         on_expired(removed);
                     }
                 } else if entry.expires_at != 0 {
@@ -193,7 +282,7 @@ impl Db {
                 }
             }
         }
-        more
+        (more, lag)
     }
 
     /// The entry in bucket `index` of the table, if that bucket is full (for SCAN and RANDOMKEY).
