@@ -46,7 +46,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "ping",
         -1,
-        FAST,
+        FAST | SUBSCRIBED_OK,
         CONN_FAST,
         "1.0.0",
         "Returns PONG, or the message given.",
@@ -91,7 +91,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "quit",
         -1,
-        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | NOT_QUEUED,
         CONN_FAST,
         "1.0.0",
         "Closes the connection after replying.",
@@ -100,7 +100,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK | NOT_QUEUED,
         CONN_FAST,
         "6.2.0",
         "Resets the connection to its initial state.",
@@ -213,12 +213,20 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
     ),
 ];
 
-fn ping(_ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
-    match args.rest_slice() {
-        [] => Ok(Reply::simple("PONG")),
-        [message] => Ok(Reply::Bulk(message.clone())),
-        _ => Err(CmdError::WrongArity("ping".into())),
+fn ping(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    let message = match args.rest_slice() {
+        [] => None,
+        [message] => Some(message.clone()),
+        _ => return Err(CmdError::WrongArity("ping".into())),
+    };
+    if ctx.client.protocol == Protocol::Resp2 && ctx.client.subscriptions() > 0 {
+        // A subscribed RESP2 connection can only receive pushes: PING answers in their shape.
+        return Ok(Reply::Array(vec![
+            Reply::bulk_static("pong"),
+            Reply::Bulk(message.unwrap_or_default()),
+        ]));
     }
+    Ok(message.map_or_else(|| Reply::simple("PONG"), Reply::Bulk))
 }
 
 fn echo(_ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
@@ -364,6 +372,8 @@ fn quit(ctx: &mut Ctx, _args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 fn reset(ctx: &mut Ctx, _args: &mut Args) -> Result<Reply, CmdError> {
+    super::transactions::discard_transaction(ctx);
+    super::pubsub::unsubscribe_all(ctx);
     ctx.client.db = 0;
     ctx.client.protocol = Protocol::Resp2;
     ctx.client.reply_mode = ReplyMode::On;

@@ -6,6 +6,7 @@ use super::flags::*;
 use super::{parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, NO_KEYS, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::Reply;
+use crate::server::notify::GENERIC;
 use crate::store::glob::glob_match;
 
 // One argument per column of the table.
@@ -250,7 +251,13 @@ pub static COMMANDS: &[Command] = &[
 fn del(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let keys = args.rest();
     let mut locked = ctx.lock(&keys);
-    let removed = keys.iter().filter(|k| locked.remove(k).is_some()).count();
+    let mut removed = 0;
+    for key in &keys {
+        if locked.remove(key).is_some() {
+            removed += 1;
+            ctx.modified(GENERIC, "del", key);
+        }
+    }
     Ok(Reply::Integer(removed as i64))
 }
 
@@ -343,8 +350,10 @@ fn expire_generic(
     }
     if when <= now {
         locked.remove(&key);
+        ctx.modified(GENERIC, "del", &key);
     } else {
         locked.set_expires_at(&key, when as u64);
+        ctx.modified(GENERIC, "expire", &key);
     }
     Ok(Reply::Integer(1))
 }
@@ -412,6 +421,7 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     match locked.peek(&key) {
         Some(entry) if entry.expires_at != 0 => {
             locked.set_expires_at(&key, 0);
+            ctx.modified(GENERIC, "persist", &key);
             Ok(Reply::Integer(1))
         }
         _ => Ok(Reply::Integer(0)),
@@ -440,8 +450,10 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> Result<Reply, Cmd
         return Ok(Reply::Integer(0));
     }
     let mut entry = locked.remove(&from).expect("checked above");
+    ctx.modified(GENERIC, "rename_from", &from);
     entry.key = Bytes::copy_from_slice(&to);
     locked.insert_entry(entry);
+    ctx.modified(GENERIC, "rename_to", &to);
     Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
 }
 
@@ -491,6 +503,7 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         locked.remove(&to);
     }
     locked.insert_entry(copied);
+    ctx.shared.key_modified(dst_db, GENERIC, "copy_to", &to);
     Ok(Reply::Integer(1))
 }
 

@@ -12,8 +12,10 @@
 pub mod connection;
 pub mod float80;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
+pub mod transactions;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -48,6 +50,14 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 15;
     /// Reads the key's value: a sliding key's deadline moves on this command (sesame's own).
     pub const TOUCHES_VALUE: u32 = 1 << 16;
+    /// Allowed on a RESP2 connection in subscribed mode (sesame's own; Redis lists them by hand).
+    pub const SUBSCRIBED_OK: u32 = 1 << 17;
+    /// Runs at once instead of being queued inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT,
+    /// RESET; sesame's own).
+    pub const NOT_QUEUED: u32 = 1 << 18;
+    /// Runs alone against the whole keyspace (EXEC): the dispatcher does not enter the keyspace
+    /// gate for it, the handler takes it exclusively (sesame's own).
+    pub const EXCLUSIVE: u32 = 1 << 19;
 
     /// The names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -140,6 +150,8 @@ pub fn table() -> impl Iterator<Item = &'static Command> {
     strings::COMMANDS
         .iter()
         .chain(keys::COMMANDS)
+        .chain(transactions::COMMANDS)
+        .chain(pubsub::COMMANDS)
         .chain(connection::COMMANDS)
         .chain(server::COMMANDS)
 }
@@ -312,6 +324,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Records that the command modified `key` in the client's database: invalidates the WATCHes
+    /// on it and publishes the keyspace event `event` of class `class` (see
+    /// [`crate::server::notify`]), as Redis's `signalModifiedKey` + `notifyKeyspaceEvent` do.
+    pub fn modified(&self, class: u32, event: &'static str, key: &[u8]) {
+        self.shared.key_modified(self.client.db, class, event, key);
+    }
+
     /// Locks the shards of `keys` in the client's database, for the command being run.
     pub fn lock<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Locked<'a> {
         self.shared
@@ -344,18 +363,86 @@ pub fn dispatch(ctx: &mut Ctx, argv: Vec<Bytes>) -> Reply {
 }
 
 fn run(ctx: &mut Ctx, argv: Vec<Bytes>) -> Result<Reply, CmdError> {
-    let (container, cmd) = resolve(&argv)?;
+    let (container, cmd) = match check(ctx, &argv) {
+        Ok(found) => found,
+        Err(e) => {
+            // A command rejected while a transaction is being queued makes EXEC fail.
+            if let Some(multi) = ctx.client.multi.as_mut() {
+                multi.failed = true;
+            }
+            // A rejected EXEC itself ends the transaction, saying why (Redis's execCommandAbort).
+            if argv[0].eq_ignore_ascii_case(b"exec") {
+                transactions::discard_transaction(ctx);
+                let text = e.to_string();
+                let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+                return Err(CmdError::Owned(format!(
+                    "EXECABORT Transaction discarded because of: {reason}"
+                )));
+            }
+            return Err(e);
+        }
+    };
+    if let Some(multi) = ctx
+        .client
+        .multi
+        .as_mut()
+        .filter(|_| !cmd.has(flags::NOT_QUEUED))
+    {
+        multi.queue.push(argv);
+        return Ok(Reply::simple("QUEUED"));
+    }
+    let _gate = (!cmd.has(flags::EXCLUSIVE)).then(|| ctx.shared.store.shared_access());
+    call(ctx, container, cmd, argv)
+}
+
+/// The checks Redis makes before running or queueing a command, in its order: lookup, arity,
+/// authentication, the subscribed-mode restriction of RESP2.
+fn check(
+    ctx: &Ctx,
+    argv: &[Bytes],
+) -> Result<(Option<&'static Command>, &'static Command), CmdError> {
+    let (container, cmd) = resolve(argv)?;
     if !cmd.arity_ok(argv.len()) {
         return Err(CmdError::WrongArity(full_name(container, cmd)));
     }
     if !ctx.client.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
+    if ctx.client.protocol == Protocol::Resp2
+        && ctx.client.subscriptions() > 0
+        && !cmd.has(flags::SUBSCRIBED_OK)
+    {
+        return Err(CmdError::Owned(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are \
+             allowed in this context",
+            full_name(container, cmd)
+        )));
+    }
+    Ok((container, cmd))
+}
+
+/// Runs a command that passed the checks (directly, or from EXEC's queue).
+fn call(
+    ctx: &mut Ctx,
+    container: Option<&'static Command>,
+    cmd: &'static Command,
+    argv: Vec<Bytes>,
+) -> Result<Reply, CmdError> {
     ctx.client.last_command = cmd.name;
     ctx.touches_value = cmd.has(flags::TOUCHES_VALUE);
     let skip = if container.is_some() { 2 } else { 1 };
     let mut args = Args::new(argv, skip);
     (cmd.handler)(ctx, &mut args)
+}
+
+/// Runs a request queued by MULTI, inside EXEC (which holds the keyspace exclusively). Its
+/// checks passed when it was queued; its reply, error or not, takes its place in EXEC's reply.
+pub fn call_queued(ctx: &mut Ctx, argv: Vec<Bytes>) -> Reply {
+    let result = match resolve(&argv) {
+        Ok((container, cmd)) => call(ctx, container, cmd, argv),
+        Err(e) => Err(e),
+    };
+    result.unwrap_or_else(|e| Reply::Error(e.to_bytes()))
 }
 
 /// Finds the table row for a request: the command, or for a container with a subcommand word,

@@ -1210,6 +1210,8 @@ enum Change {
     Requirepass(Option<String>),
     Maxclients(usize),
     Timeout(u64),
+    /// The enabled keyspace notification classes.
+    NotifyKeyspaceEvents(u32),
     /// The sliding patterns (sesame's own parameter `slide`).
     SlidePatterns(Vec<bytes::Bytes>),
     /// The sliding lifetime cap in seconds (`slide-max-lifetime`).
@@ -1251,6 +1253,15 @@ static PARAMS: &[Param] = &[
         name: "timeout",
         get: |s| s.runtime.read().timeout.to_string(),
         set: Setter::Value(|v| Ok(Change::Timeout(int_in(v, 0, i32::MAX as i64)? as u64))),
+    },
+    Param {
+        name: "notify-keyspace-events",
+        get: |s| crate::server::notify::flags_to_string(s.events.flags()),
+        set: Setter::Value(|v| {
+            crate::server::notify::parse_flags(v)
+                .map(Change::NotifyKeyspaceEvents)
+                .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
+        }),
     },
     Param {
         name: "slide",
@@ -1679,6 +1690,7 @@ fn config_set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             Change::Requirepass(p) => runtime.requirepass = p,
             Change::Maxclients(n) => runtime.maxclients = n,
             Change::Timeout(t) => runtime.timeout = t,
+            Change::NotifyKeyspaceEvents(flags) => ctx.shared.events.set_flags(flags),
             Change::SlidePatterns(patterns) => {
                 let rules = ctx.shared.store.slide_rules();
                 ctx.shared.store.set_slide_rules(SlideRules {
@@ -2494,14 +2506,22 @@ fn flush_mode(args: &Args) -> Result<(), CmdError> {
 /// FLUSHDB [ASYNC|SYNC]: deletes every key of the selected database; `+OK`.
 fn flushdb(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     flush_mode(args)?;
-    ctx.store().flush(Some(ctx.db()));
+    let store = ctx.store();
+    ctx.shared
+        .events
+        .touch_all_watched(Some(ctx.db()), |db, key| store.contains(db, key));
+    store.flush(Some(ctx.db()));
     Ok(Reply::ok())
 }
 
 /// FLUSHALL [ASYNC|SYNC]: deletes every key of every database; `+OK`.
 fn flushall(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     flush_mode(args)?;
-    ctx.store().flush(None);
+    let store = ctx.store();
+    ctx.shared
+        .events
+        .touch_all_watched(None, |db, key| store.contains(db, key));
+    store.flush(None);
     Ok(Reply::ok())
 }
 
@@ -2521,7 +2541,13 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         return Err(CmdError::DbIndexOutOfRange);
     }
     if a != b {
-        ctx.store().swap_db(a as usize, b as usize);
+        let (a, b) = (a as usize, b as usize);
+        // A watched key of either database changes if it exists in either of them.
+        let store = ctx.store();
+        let either = |_: usize, key: &[u8]| store.contains(a, key) || store.contains(b, key);
+        ctx.shared.events.touch_all_watched(Some(a), either);
+        ctx.shared.events.touch_all_watched(Some(b), either);
+        store.swap_db(a, b);
     }
     Ok(Reply::ok())
 }

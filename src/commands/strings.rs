@@ -11,6 +11,7 @@ use super::float80::F80;
 use super::{parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::Reply;
+use crate::server::notify::{GENERIC, STRING};
 use crate::store::{parse_canonical_i64, Entry, Locked, Value};
 
 /// Largest string a command may create (Redis's default `proto-max-bulk-len`).
@@ -410,6 +411,10 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             locked.insert(&key, owned(&value), deadline.unwrap_or(0));
         }
     }
+    ctx.modified(STRING, "set", &key);
+    if deadline.is_some() {
+        ctx.modified(GENERIC, "expire", &key);
+    }
     Ok(reply)
 }
 
@@ -425,6 +430,8 @@ fn setex_generic(
     let mut locked = ctx.lock([&key]);
     let at = set_deadline(&ttl, unit, locked.now(), name)?;
     locked.insert(&key, owned(&value), at);
+    ctx.modified(STRING, "set", &key);
+    ctx.modified(GENERIC, "expire", &key);
     Ok(Reply::ok())
 }
 
@@ -444,6 +451,7 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Integer(0));
     }
     locked.insert(&key, owned(&value), 0);
+    ctx.modified(STRING, "set", &key);
     Ok(Reply::Integer(1))
 }
 
@@ -462,11 +470,16 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             let at = set_deadline(word, *unit, now, "getex")?;
             if at <= now {
                 locked.remove(&key);
+                ctx.modified(GENERIC, "del", &key);
             } else {
                 locked.set_expires_at(&key, at);
+                ctx.modified(GENERIC, "expire", &key);
             }
         }
-        None if o.persist && had_ttl => locked.set_expires_at(&key, 0),
+        None if o.persist && had_ttl => {
+            locked.set_expires_at(&key, 0);
+            ctx.modified(GENERIC, "persist", &key);
+        }
         None => {}
     }
     Ok(Reply::Bulk(value))
@@ -480,6 +493,7 @@ fn getdel(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     };
     let value = string_of(entry)?.clone();
     locked.remove(&key);
+    ctx.modified(GENERIC, "del", &key);
     Ok(Reply::Bulk(value))
 }
 
@@ -492,6 +506,7 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         None => None,
     };
     locked.insert(&key, owned(&value), 0);
+    ctx.modified(STRING, "set", &key);
     Ok(Reply::bulk_or_null(old))
 }
 
@@ -529,6 +544,7 @@ fn mset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let (words, mut locked) = mset_pairs(ctx, args, "mset")?;
     for pair in words.chunks_exact(2) {
         locked.insert(&pair[0], owned(&pair[1]), 0);
+        ctx.modified(STRING, "set", &pair[0]);
     }
     Ok(Reply::ok())
 }
@@ -540,6 +556,7 @@ fn msetnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     }
     for pair in words.chunks_exact(2) {
         locked.insert(&pair[0], owned(&pair[1]), 0);
+        ctx.modified(STRING, "set", &pair[0]);
     }
     Ok(Reply::Integer(1))
 }
@@ -557,11 +574,10 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let tail = args.next()?;
     let mut locked = ctx.lock([&key]);
-    match locked.peek(&key) {
+    let len = match locked.peek(&key) {
         None => {
-            let len = tail.len();
             locked.insert(&key, owned(&tail), 0);
-            Ok(Reply::Integer(len as i64))
+            tail.len()
         }
         Some(entry) => {
             let current = string_of(entry)?;
@@ -572,9 +588,11 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             let len = joined.len();
             entry.value = Value::Str(Bytes::from(joined));
             entry.raw = true;
-            Ok(Reply::Integer(len as i64))
+            len
         }
-    }
+    };
+    ctx.modified(STRING, "append", &key);
+    Ok(Reply::Integer(len as i64))
 }
 
 fn strlen(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
@@ -595,6 +613,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
     };
     let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
     store_string(&mut locked, key, Bytes::from(next.to_string()));
+    ctx.modified(STRING, "incrby", key);
     Ok(Reply::Integer(next))
 }
 
@@ -652,6 +671,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     }
     let text = Bytes::from(next.to_human_string());
     store_string(&mut locked, &key, text.clone());
+    ctx.modified(STRING, "incrbyfloat", &key);
     Ok(Reply::Bulk(text))
 }
 
@@ -716,5 +736,6 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             locked.insert_entry(entry);
         }
     }
+    ctx.modified(STRING, "setrange", &key);
     Ok(Reply::Integer(len as i64))
 }

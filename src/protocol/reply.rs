@@ -38,6 +38,9 @@ pub enum Reply {
     Verbatim(&'static str, Bytes),
     /// `>n` in RESP3 (out-of-band data such as pub/sub messages); an array in RESP2.
     Push(Vec<Reply>),
+    /// Several replies in a row, for the commands that answer more than once (SUBSCRIBE answers
+    /// once per channel).
+    Multiple(Vec<Reply>),
 }
 
 impl Reply {
@@ -91,6 +94,11 @@ impl Reply {
             Reply::Array(items) => aggregate(out, b'*', items, proto),
             Reply::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
             Reply::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
+            Reply::Multiple(replies) => {
+                for reply in replies {
+                    reply.encode(out, proto);
+                }
+            }
             Reply::Map(pairs) => {
                 if resp3 {
                     header(out, b'%', pairs.len() as i64);

@@ -5,16 +5,17 @@
 //! to close. The registry holds the handles by id; a connection removes its own handle when it
 //! ends (the [`Registration`] guard does it on drop, so no path can leak one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
+use super::pubsub::{Message, HARD_LIMIT_BYTES, SOFT_LIMIT_BYTES, SOFT_LIMIT_SECS};
 use crate::protocol::Protocol;
 
 /// What CLIENT REPLY asked for.
@@ -40,10 +41,31 @@ pub struct ClientState {
     pub reply_mode: ReplyMode,
     /// Close the connection once the current reply is written (QUIT).
     pub close_after_reply: bool,
+    /// Channels and patterns this connection is subscribed to.
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    /// Commands queued since MULTI (None outside a transaction).
+    pub multi: Option<Multi>,
+    /// Keys this connection WATCHes, by database.
+    pub watched: Vec<(usize, Bytes)>,
     pub handle: Arc<ClientHandle>,
 }
 
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    /// The queued requests, in order.
+    pub queue: Vec<Vec<Bytes>>,
+    /// A queued command was rejected: EXEC answers EXECABORT.
+    pub failed: bool,
+}
+
 impl ClientState {
+    /// Number of channels and patterns subscribed to.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
     /// A new connection's state.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
         ClientState {
@@ -54,6 +76,10 @@ impl ClientState {
             last_command: "NULL",
             reply_mode: ReplyMode::On,
             close_after_reply: false,
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            multi: None,
+            watched: Vec::new(),
             handle,
         }
     }
@@ -81,6 +107,14 @@ pub struct ClientHandle {
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
     kill: Notify,
+    /// Pub/sub messages on their way to the connection.
+    pushes: mpsc::UnboundedSender<Message>,
+    /// Bytes of messages queued and not yet written (for the output buffer limit).
+    queued_bytes: AtomicUsize,
+    /// Since when (ms after `created`) more than the soft limit is queued; 0 = not over it.
+    over_soft_limit_since: AtomicU64,
+    /// A WATCHed key was modified: EXEC must fail.
+    dirty: AtomicBool,
 }
 
 impl ClientHandle {
@@ -94,6 +128,54 @@ impl ClientHandle {
     pub fn idle_secs(&self) -> u64 {
         let now = self.created.elapsed().as_millis() as u64;
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Queues a pub/sub message for the connection; false if it was not delivered because the
+    /// connection is closing or went over its output buffer limit (which closes it).
+    pub fn push(&self, message: Message) -> bool {
+        if self.is_killed() {
+            return false;
+        }
+        let cost = message.cost();
+        let queued = self.queued_bytes.fetch_add(cost, Ordering::Relaxed) + cost;
+        let over = if queued > HARD_LIMIT_BYTES {
+            true
+        } else if queued > SOFT_LIMIT_BYTES {
+            // Time since creation +1, so that 0 can mean "not over".
+            let now = self.created.elapsed().as_millis() as u64 + 1;
+            match self.over_soft_limit_since.compare_exchange(
+                0,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => false,
+                Err(since) => now - since > SOFT_LIMIT_SECS * 1000,
+            }
+        } else {
+            self.over_soft_limit_since.store(0, Ordering::Relaxed);
+            false
+        };
+        if over {
+            self.kill();
+            return false;
+        }
+        self.pushes.send(message).is_ok()
+    }
+
+    /// The connection wrote a message of `cost` bytes out.
+    pub fn delivered(&self, cost: usize) {
+        self.queued_bytes.fetch_sub(cost, Ordering::Relaxed);
+    }
+
+    /// Marks the connection's transaction as failed (a WATCHed key changed).
+    pub fn set_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Reads and clears the dirty mark.
+    pub fn take_dirty(&self) -> bool {
+        self.dirty.swap(false, Ordering::AcqRel)
     }
 
     /// Asks the connection to close (CLIENT KILL).
@@ -153,6 +235,8 @@ pub struct Clients {
 pub struct Registration<'a> {
     clients: &'a Clients,
     pub handle: Arc<ClientHandle>,
+    /// The connection's end of its push channel.
+    pub pushes: mpsc::UnboundedReceiver<Message>,
 }
 
 impl Drop for Registration<'_> {
@@ -176,6 +260,7 @@ impl Clients {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let (push_tx, pushes) = mpsc::unbounded_channel();
         let handle = Arc::new(ClientHandle {
             id,
             addr,
@@ -189,11 +274,16 @@ impl Clients {
             }),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            pushes: push_tx,
+            queued_bytes: AtomicUsize::new(0),
+            over_soft_limit_since: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
         });
         by_id.insert(id, handle.clone());
         Some(Registration {
             clients: self,
             handle,
+            pushes,
         })
     }
 

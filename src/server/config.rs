@@ -52,6 +52,9 @@ pub struct Flags {
     /// Absolute lifetime cap of a sliding key, in seconds from its creation (0 = none).
     #[arg(long = "slide-max-lifetime", value_name = "SECONDS")]
     pub slide_max_lifetime: Option<u64>,
+    /// Keyspace notification classes, in Redis's letters (e.g. `Ex`). Default: none.
+    #[arg(long = "notify-keyspace-events", value_name = "CLASSES")]
+    pub notify_keyspace_events: Option<String>,
 }
 
 /// The configuration the server starts with.
@@ -69,6 +72,8 @@ pub struct Config {
     pub slide: Vec<String>,
     /// Lifetime cap of sliding keys in seconds (0 = none).
     pub slide_max_lifetime: u64,
+    /// Enabled keyspace notification classes (see [`super::notify`]).
+    pub notify_keyspace_events: u32,
     /// The configuration file it was read from, if any (INFO's `config_file`).
     pub config_file: Option<PathBuf>,
 }
@@ -90,6 +95,7 @@ impl Default for Config {
             shards: default_shards(threads),
             slide: Vec::new(),
             slide_max_lifetime: 0,
+            notify_keyspace_events: 0,
             config_file: None,
         }
     }
@@ -151,6 +157,9 @@ impl Config {
         }
         if let Some(v) = flags.slide_max_lifetime {
             config.slide_max_lifetime = v;
+        }
+        if let Some(v) = flags.notify_keyspace_events {
+            config.notify_keyspace_events = parse_notify(&v)?;
         }
         config.validate()?;
         Ok(config)
@@ -254,10 +263,19 @@ impl Config {
             // Like CONFIG SET slide: one or more patterns; repeated lines add to the list.
             "slide" => self.slide.extend(values.iter().cloned()),
             "slide-max-lifetime" => self.slide_max_lifetime = number(one()?)?,
+            "notify-keyspace-events" => self.notify_keyspace_events = parse_notify(one()?)?,
             _ => return Err(format!("unknown directive '{name}'")),
         }
         Ok(())
     }
+}
+
+fn parse_notify(value: &str) -> Result<u32, String> {
+    super::notify::parse_flags(value).ok_or_else(|| {
+        format!(
+            "bad value '{value}' for 'notify-keyspace-events': use letters of 'Ag$lshzxeKEtmdn'"
+        )
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
+use super::pubsub::Message;
 use super::{ClientState, ReplyMode, Shared};
 use crate::commands::{self, Ctx};
 use crate::error::CmdError;
@@ -32,7 +34,7 @@ const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
 pub async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
     let local = stream.local_addr().unwrap_or(addr);
     let maxclients = shared.runtime.read().maxclients;
-    let Some(registration) = shared.clients.register(addr, local, maxclients) else {
+    let Some(mut registration) = shared.clients.register(addr, local, maxclients) else {
         let _ = stream
             .write_all(format!("-{}\r\n", CmdError::MaxClients).as_bytes())
             .await;
@@ -41,19 +43,38 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
     let _ = stream.set_nodelay(true);
     let authenticated = shared.runtime.read().requirepass.is_none();
     let mut client = ClientState::new(registration.handle.clone(), authenticated);
+    serve_client(&mut stream, &shared, &mut client, &mut registration.pushes).await;
+    // Whatever ended the connection, its subscriptions and watches end with it.
+    let mut ctx = Ctx::new(&shared, &mut client);
+    crate::commands::pubsub::unsubscribe_all(&mut ctx);
+    crate::commands::transactions::discard_transaction(&mut ctx);
+}
+
+async fn serve_client(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    client: &mut ClientState,
+    pushes: &mut mpsc::UnboundedReceiver<Message>,
+) {
     let mut stop = shared.shutdown.subscribe();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::default();
 
     loop {
-        let outcome = execute_buffered(&shared, &mut client, &mut decoder, &mut input, &mut output);
+        let outcome = execute_buffered(shared, client, &mut decoder, &mut input, &mut output);
         if !output.is_empty() {
             shared
                 .stats
                 .net_output_bytes
                 .fetch_add(output.len() as u64, Ordering::Relaxed);
-            if stream.write_all(&output).await.is_err() {
+            // A subscriber that stopped reading must not hold its task forever: being cut off
+            // at the output limit (CLIENT KILL likewise) interrupts the write.
+            let written = tokio::select! {
+                r = stream.write_all(&output) => r.is_ok(),
+                _ = client.handle.killed() => false,
+            };
+            if !written {
                 return;
             }
             output.clear();
@@ -66,32 +87,41 @@ pub async fn serve(mut stream: TcpStream, addr: SocketAddr, shared: Arc<Shared>)
                 return;
             }
         }
-        if *stop.borrow() || client.handle.is_killed() {
-            return;
-        }
-        if input.len() > MAX_QUERY_BUFFER {
+        if *stop.borrow() || client.handle.is_killed() || input.len() > MAX_QUERY_BUFFER {
             return;
         }
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
         let idle = shared.runtime.read().timeout;
-        let read = tokio::select! {
-            r = stream.read_buf(&mut input) => r,
+        tokio::select! {
+            read = stream.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            },
+            Some(message) = pushes.recv() => {
+                deliver(client, message, &mut output);
+                while output.len() < FLUSH_AT {
+                    match pushes.try_recv() {
+                        Ok(message) => deliver(client, message, &mut output),
+                        Err(_) => break,
+                    }
+                }
+            }
             _ = client.handle.killed() => return,
             _ = stop.wait_for(|s| *s) => return,
-            _ = idle_timer(idle) => return,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                shared
-                    .stats
-                    .net_input_bytes
-                    .fetch_add(n as u64, Ordering::Relaxed);
-            }
+            // Subscribers wait for messages, not requests: the idle timeout spares them.
+            _ = idle_timer(idle), if client.subscriptions() == 0 => return,
         }
     }
+}
+
+/// Encodes a pub/sub message for the connection's protocol.
+fn deliver(client: &ClientState, message: Message, output: &mut BytesMut) {
+    message.to_reply().encode(output, client.protocol);
+    client.handle.delivered(message.cost());
 }
 
 async fn idle_timer(secs: u64) {

@@ -10,6 +10,8 @@
 pub mod clients;
 pub mod config;
 mod connection;
+pub mod notify;
+pub mod pubsub;
 
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -62,6 +64,8 @@ pub struct Shared {
     pub port: u16,
     /// Set to true to shut the server down.
     pub shutdown: watch::Sender<bool>,
+    /// Pub/sub, keyspace notifications and WATCH.
+    pub events: Arc<notify::Events>,
 }
 
 impl Shared {
@@ -81,7 +85,11 @@ impl Shared {
                 .collect(),
             max_lifetime_ms: config.slide_max_lifetime * 1000,
         });
+        let events = Arc::new(notify::Events::default());
+        events.set_flags(config.notify_keyspace_events);
+        store.set_expiry_listener(events.clone());
         Shared {
+            events,
             store,
             config,
             runtime: RwLock::new(runtime),
@@ -92,6 +100,11 @@ impl Shared {
             port,
             shutdown: watch::channel(false).0,
         }
+    }
+
+    /// A command modified `key` in database `db` (see [`crate::commands::Ctx::modified`]).
+    pub fn key_modified(&self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        self.events.modified(db, class, event, key);
     }
 
     /// Asks the server to stop (SHUTDOWN).
@@ -174,6 +187,6 @@ fn sweeper(shared: &Shared) {
     let stop = shared.shutdown.subscribe();
     while !*stop.borrow() {
         std::thread::sleep(Duration::from_millis(SWEEP_INTERVAL_MS));
-        shared.store.sweep(|_, _| {});
+        shared.store.sweep();
     }
 }

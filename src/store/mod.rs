@@ -17,6 +17,7 @@
 
 mod clock;
 mod entry;
+mod gate;
 pub mod glob;
 mod shard;
 mod value;
@@ -33,6 +34,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use clock::{unix_ms, unix_us, Clock};
 pub use entry::Entry;
+pub use gate::{ExclusiveAccess, Gate, SharedAccess};
 pub use shard::{Db, Shard, SlideRules};
 pub use value::{parse_canonical_i64, Value};
 
@@ -41,6 +43,13 @@ use wheel::Timer;
 /// Timers handled per shard per lock hold by the sweeper: bounds how long one sweep step can keep
 /// a shard from its clients.
 pub const SWEEP_SLICE: usize = 512;
+
+/// Told about every key removed because it expired (by a lookup or by the sweeper), so that
+/// the server can publish `expired` events and invalidate WATCHes. Called with a shard lock held
+/// (lazy expiry): it must never lock a shard.
+pub trait ExpiryListener: Send + Sync {
+    fn expired(&self, db: usize, key: &[u8]);
+}
 
 /// Counters kept per shard, under its lock (no shared cache line to bounce between threads).
 #[derive(Default, Clone, Copy, Debug)]
@@ -67,6 +76,8 @@ pub struct Store {
     databases: usize,
     clock: Clock,
     slide: Mutex<Arc<SlideRules>>,
+    listener: std::sync::OnceLock<Arc<dyn ExpiryListener>>,
+    gate: Gate,
     /// The largest delay between a deadline and the key's removal in the last sweep that removed
     /// anything, in ms (INFO `expiry_lag_ms`).
     last_sweep_lag_ms: AtomicU64,
@@ -98,8 +109,31 @@ impl Store {
             databases,
             clock,
             slide: Mutex::default(),
+            listener: std::sync::OnceLock::new(),
+            gate: Gate::default(),
             last_sweep_lag_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Sets the listener told about expired keys (once, at startup).
+    pub fn set_expiry_listener(&self, listener: Arc<dyn ExpiryListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn report_expired(&self, db: usize, key: &[u8]) {
+        if let Some(listener) = self.listener.get() {
+            listener.expired(db, key);
+        }
+    }
+
+    /// Enters the keyspace for one command (see [`Gate`]).
+    pub fn shared_access(&self) -> SharedAccess<'_> {
+        self.gate.shared()
+    }
+
+    /// Waits for every command in progress and keeps others out until dropped (EXEC, scripts).
+    pub fn exclusive_access(&self) -> ExclusiveAccess<'_> {
+        self.gate.exclusive()
     }
 
     /// The sliding rules in force.
@@ -204,6 +238,24 @@ impl Store {
             guards,
             slides: false,
         }
+    }
+
+    /// True if `key` is in `db` but past its deadline (not yet removed). Does not remove it.
+    pub fn is_expired(&self, db: usize, key: &[u8]) -> bool {
+        let hash = self.hash(key);
+        let slot = self.shards[self.shard_index(hash)].lock();
+        slot.shard.dbs[db]
+            .peek(hash, key)
+            .is_some_and(|e| e.is_expired(self.now()))
+    }
+
+    /// True if `key` is live in `db`, without expiring or counting anything.
+    pub fn contains(&self, db: usize, key: &[u8]) -> bool {
+        let hash = self.hash(key);
+        let slot = self.shards[self.shard_index(hash)].lock();
+        slot.shard.dbs[db]
+            .peek(hash, key)
+            .is_some_and(|e| !e.is_expired(self.now()))
     }
 
     /// Number of keys in `db` (like Redis, keys past their deadline count until removed).
@@ -359,8 +411,9 @@ impl Store {
             if found.is_some() {
                 return Some(key);
             }
-            if expired.is_some() {
+            if let Some(expired) = expired {
                 slot.stats.expired_keys += 1;
+                self.report_expired(db, &expired.key);
             }
         }
         // Everything sampled was expiring: fall back to a full pass.
@@ -368,9 +421,10 @@ impl Store {
     }
 
     /// Removes the keys whose deadline has passed, according to each shard's wheel, holding a
-    /// shard's lock for at most [`SWEEP_SLICE`] timers at a time. Calls `on_expired(db, key)` for
-    /// each removed key after the lock is released. Returns the number removed.
-    pub fn sweep(&self, mut on_expired: impl FnMut(usize, Bytes)) -> usize {
+    /// shard's lock for at most [`SWEEP_SLICE`] timers at a time, and entering the [`Gate`] for
+    /// each slice (expiry never interleaves with an exclusive operation). Tells the expiry
+    /// listener about each removed key after the lock is released. Returns the number removed.
+    pub fn sweep(&self) -> usize {
         let mut fired: Vec<Timer> = Vec::new();
         let mut removed: Vec<(usize, Bytes)> = Vec::new();
         let mut total = 0;
@@ -379,6 +433,7 @@ impl Store {
             for db in 0..self.databases {
                 loop {
                     let more = {
+                        let _gate = self.shared_access();
                         let mut slot = s.lock();
                         let now = self.now();
                         let ShardSlot { shard, stats, .. } = &mut *slot;
@@ -392,7 +447,7 @@ impl Store {
                     };
                     total += removed.len();
                     for (db, key) in removed.drain(..) {
-                        on_expired(db, key);
+                        self.report_expired(db, &key);
                     }
                     if !more {
                         break;
@@ -469,6 +524,7 @@ impl<'a> Locked<'a> {
     /// hit or miss. When the lock was taken for a command that reads values, this is the
     /// touch-on-read: a key matching the sliding rules has its deadline slid.
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let store = self.store;
         let hash = self.store.hash(key);
         let (db, now, slides) = (self.db, self.now, self.slides);
         let ShardSlot {
@@ -480,6 +536,7 @@ impl<'a> Locked<'a> {
         let (found, expired, slid) = shard.dbs[db].get(hash, key, now, rules);
         if expired.is_some() {
             stats.expired_keys += 1;
+            store.report_expired(db, key);
         }
         if slid {
             stats.slid_keys += 1;
@@ -494,12 +551,14 @@ impl<'a> Locked<'a> {
 
     /// Like [`Locked::get`] but without counting a hit or miss (for metadata and writes).
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let store = self.store;
         let hash = self.store.hash(key);
         let (db, now) = (self.db, self.now);
         let ShardSlot { shard, stats, .. } = self.slot(hash);
         let (found, expired, _) = shard.dbs[db].get(hash, key, now, None);
         if expired.is_some() {
             stats.expired_keys += 1;
+            store.report_expired(db, key);
         }
         found
     }
@@ -528,12 +587,14 @@ impl<'a> Locked<'a> {
 
     /// Removes `key`; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let store = self.store;
         let hash = self.store.hash(key);
         let (db, now) = (self.db, self.now);
         let ShardSlot { shard, stats, .. } = self.slot(hash);
         let removed = shard.dbs[db].remove(hash, key)?;
         if removed.is_expired(now) {
             stats.expired_keys += 1;
+            store.report_expired(db, key);
             return None;
         }
         Some(removed)
@@ -550,6 +611,15 @@ impl<'a> Locked<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(usize, Vec<u8>)>>);
+
+    impl ExpiryListener for Recorder {
+        fn expired(&self, db: usize, key: &[u8]) {
+            self.0.lock().push((db, key.to_vec()));
+        }
+    }
 
     fn store(shards: usize) -> Store {
         Store::new(shards, 16, Clock::manual(1_000_000))
@@ -584,9 +654,10 @@ mod tests {
         assert!(st.lock(0, [b"a"]).get(b"a").is_none());
         assert_eq!(st.dbsize(0), 1);
         st.clock().advance(10);
-        let mut swept = vec![];
-        assert_eq!(st.sweep(|db, k| swept.push((db, k))), 1);
-        assert_eq!(swept, vec![(0, Bytes::from_static(b"b"))]);
+        let listener = Arc::new(Recorder::default());
+        st.set_expiry_listener(listener.clone());
+        assert_eq!(st.sweep(), 1);
+        assert_eq!(*listener.0.lock(), vec![(0, b"b".to_vec())]);
         assert_eq!(st.dbsize(0), 0);
         assert_eq!(st.stats().expired_keys, 2);
     }
@@ -603,14 +674,14 @@ mod tests {
             l.set_expires_at(b"b", t0 + 5);
         }
         st.clock().set(t0 + 5);
-        assert_eq!(st.sweep(|_, _| {}), 1, "b moved earlier");
+        assert_eq!(st.sweep(), 1, "b moved earlier");
         st.clock().set(t0 + 10);
-        assert_eq!(st.sweep(|_, _| {}), 0, "a moved later");
+        assert_eq!(st.sweep(), 0, "a moved later");
         assert_eq!(st.dbsize(0), 1);
         st.clock().set(t0 + 30);
-        assert_eq!(st.sweep(|_, _| {}), 1);
+        assert_eq!(st.sweep(), 1);
         st.clock().set(t0 + 60);
-        assert_eq!(st.sweep(|_, _| {}), 0, "stale timers drop");
+        assert_eq!(st.sweep(), 0, "stale timers drop");
     }
 
     #[test]
@@ -677,15 +748,11 @@ mod tests {
         );
         // The timer set for t0+100 fires, sees the later deadline and follows it.
         st.clock().set(t0 + 100);
-        assert_eq!(
-            st.sweep(|_, _| {}),
-            1,
-            "only the non-sliding key dies at its TTL"
-        );
+        assert_eq!(st.sweep(), 1, "only the non-sliding key dies at its TTL");
         st.clock().set(t0 + 159);
-        assert_eq!(st.sweep(|_, _| {}), 0);
+        assert_eq!(st.sweep(), 0);
         st.clock().set(t0 + 160);
-        assert_eq!(st.sweep(|_, _| {}), 1);
+        assert_eq!(st.sweep(), 1);
         assert_eq!(st.stats().slid_keys, 1);
     }
 
@@ -745,7 +812,7 @@ mod tests {
         while st.lock_with(0, [b"sess:a"], true).get(b"sess:a").is_some() {
             t += 50;
             st.clock().set(t);
-            st.sweep(|_, _| {});
+            st.sweep();
             assert!(t <= t0 + 250, "outlived its cap");
         }
         assert_eq!(t, t0 + 250);
