@@ -4,8 +4,8 @@
 Sends the same commands to two servers (A, the reference redis-server, and B,
 the server under test) over raw sockets, reads exactly one raw reply from each
 and compares the bytes.  Commands come from case files (redis-compat/cases/*.txt,
-syntax in README.md) and/or from a seeded random generator over the string and
-key commands.  Every difference is printed with its case file, line, command and
+syntax in README.md) and/or from a seeded random generator over the string,
+key, hash and set commands.  Every difference is printed with its case file, line, command and
 both replies as escaped bytes; the last line is
 
     compared N replies in M cases: D differences
@@ -391,9 +391,25 @@ def same_hello(a, b):
 
 
 def unordered(a, b, argv):
-    """Compare aggregates as multisets (maps and CONFIG GET arrays as multisets of pairs)."""
+    """Compare aggregates as multisets (maps and CONFIG GET arrays as multisets of pairs).
+
+    A SCAN-family page (SCAN, SSCAN, HSCAN) must have the same cursor, and its items are
+    compared as a multiset (of field/value pairs for HSCAN).
+    """
     if a[0] != b[0] or not isinstance(a[1], list) or not isinstance(b[1], list):
         return a[2] == b[2]
+    name = argv[0].upper() if argv else b""
+    if name in (b"SCAN", b"SSCAN", b"HSCAN") and len(a[1]) == 2 and len(b[1]) == 2:
+        (cursor_a, page_a), (cursor_b, page_b) = a[1], b[1]
+        if cursor_a[2] != cursor_b[2] or page_a[0] != page_b[0]:
+            return False
+        if not isinstance(page_a[1], list) or not isinstance(page_b[1], list):
+            return page_a[2] == page_b[2]
+        items_a, items_b = [c[2] for c in page_a[1]], [c[2] for c in page_b[1]]
+        if name == b"HSCAN":
+            items_a = list(zip(items_a[::2], items_a[1::2]))
+            items_b = list(zip(items_b[::2], items_b[1::2]))
+        return sorted(items_a) == sorted(items_b)
     if a[0] == b"%" or (len(argv) > 1 and argv[0].upper() == b"CONFIG" and argv[1].upper() == b"GET"):
         pa, pb = pairs(a), pairs(b)
         if pa is not None and pb is not None:
@@ -552,13 +568,17 @@ class Pair:
                 conn.close()
         self.runner.record(where, "! " + text, results[0] == results[1], *results)
 
-    def scan(self, args, where):
-        """Iterate SCAN to completion on each server and compare the collected key sets."""
+    def scan(self, args, where, command=(b"SCAN",), pairs=False):
+        """Iterate a SCAN-family command to completion on each server and compare what it collected.
+
+        command is the words before the cursor (SCAN, or HSCAN/SSCAN with their key); with
+        pairs, the items are field/value pairs (HSCAN) and are collected as such.
+        """
         results = []
         for c in self.conns:
             cursor, keys, err = b"0", set(), None
             for _ in range(100000):
-                c.send(encode_command([b"SCAN", cursor] + args))
+                c.send(encode_command(list(command) + [cursor] + args))
                 try:
                     node = tree(c.read_reply())
                 except (Closed, socket.timeout, ValueError, OSError) as e:
@@ -571,12 +591,16 @@ class Pair:
                 if cursor_node[0] != b"$" or not isinstance(batch[1], list):
                     err = node[2]
                     break
-                keys.update(k[1] for k in batch[1])
+                items = [k[1] for k in batch[1]]
+                if pairs:
+                    items = [b"%s=%s" % (items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+                keys.update(items)
                 cursor = cursor_node[1]
                 if cursor == b"0":
                     break
             results.append(err if err is not None else b"{" + b", ".join(sorted(keys)) + b"}")
-        self.runner.record(where, "@scan " + show_argv(args), results[0] == results[1], *results)
+        label = "@" + command[0].decode().lower() + " " + show_argv(list(command[1:]) + args)
+        self.runner.record(where, label, results[0] == results[1], *results)
         if any(r.startswith(b"<") for r in results):
             self.connect(where)  # a connection may be dead or out of step
 
@@ -659,6 +683,12 @@ class Runner:
                 pair.connect(where)
             elif directive == "@scan":
                 pair.scan(split_args(rest), where)
+            elif directive in ("@hscan", "@sscan"):
+                words = split_args(rest)
+                if not words:
+                    raise SystemExit("%s: %s needs a key" % (where, directive))
+                pair.scan(words[1:], where, (directive[1:].upper().encode(), words[0]),
+                          pairs=directive == "@hscan")
             elif directive == "@both":
                 pass
             else:
@@ -699,17 +729,26 @@ class Runner:
         where0 = "random(seed=%d)" % seed
         self.start_case(where0, 2)
         rng = random.Random(seed)
+        # Hash and set commands draw from their own generator, so the string/key commands of a
+        # seed stay the same sequence.
+        crng = random.Random(seed * 1000003 + 17)
         self.deadlines = [{}, {}]
         self.poll_deadlines()
         races = 0
         for i in range(1, count + 1):
-            argv, keys = random_command(rng)
+            if crng.random() < COLLECTION_SHARE:
+                argv, keys, mode = random_collection_command(crng)
+            else:
+                argv, keys = random_command(rng)
+                mode = "~" if argv[0].upper() in TTL_COMMANDS else ""
             where = "%s#%d" % (where0, i)
             (ra, rb), broken = self.pair.exchange(argv)
             now = time.monotonic() * 1000
             name = argv[0].upper()
-            mode = "~" if name in TTL_COMMANDS else ""
-            ok = replies_match(mode, argv, ra, rb)
+            ok = replies_match("" if mode == "o" else mode, argv, ra, rb)
+            if not ok and mode == "o" and not broken and replies_match("=", argv, ra, rb):
+                # Only a small encoding's order is fixed; a hashtable's follows the hash seed.
+                ok = self.encoding_on_a(keys[0]) == b"hashtable"
             if not ok and not broken and self.is_race(name, keys, now):
                 races += 1
                 self.compared += 1
@@ -728,6 +767,16 @@ class Runner:
             self.record(where0, "more than %d expiry races (%d): deadlines disagree" % (limit, races),
                         False, b"at most %d races" % limit, b"%d races" % races)
         self.pair.close()
+
+    def encoding_on_a(self, key):
+        """OBJECT ENCODING of key on server A (None when it cannot be read)."""
+        a = self.pair.conns[0]
+        a.send(encode_command([b"OBJECT", b"ENCODING", key]))
+        try:
+            node = tree(a.read_reply())
+        except (Closed, socket.timeout, ValueError):
+            return None
+        return node[1] if node else None
 
     def is_race(self, name, keys, now):
         """True when a touched key is, on either server, about to expire or just expired."""
@@ -804,6 +853,30 @@ class Runner:
                     cmds.append([b"SET", k, value])
                 else:
                     cmds.append([b"SET", k, value, b"PX", b"%d" % ttl])
+            c.send(b"".join(encode_command(cmd) for cmd in cmds))
+            for _ in cmds:
+                c.read_reply()
+        self._resync_collections()
+
+    def _resync_collections(self):
+        """Copy A's collection keys (c0..c5: hashes, sets, or strings, without TTLs) onto both."""
+        a = self.pair.conns[0]
+        cmds = []
+        for k in CKEYS:
+            a.send(encode_command([b"TYPE", k]))
+            kind = tree(a.read_reply())[1]
+            cmds.append([b"DEL", k])
+            read = {b"hash": b"HGETALL", b"set": b"SMEMBERS", b"string": b"GET"}.get(kind)
+            if read is None:
+                continue
+            a.send(encode_command([read, k]))
+            node = tree(a.read_reply())
+            if kind == b"string":
+                cmds.append([b"SET", k, node[1]])
+            else:
+                write = b"HSET" if kind == b"hash" else b"SADD"
+                cmds.append([write, k] + [c[1] for c in node[1]])
+        for c in self.pair.conns:
             c.send(b"".join(encode_command(cmd) for cmd in cmds))
             for _ in cmds:
                 c.read_reply()
@@ -915,6 +988,110 @@ def random_command(rng):
     if name == "COPY":
         return [b"COPY", key, key2] + ([b"REPLACE"] if rng.random() < 0.5 else []), [key, key2]
     return [b"DBSIZE"], KEYS
+
+
+# ---------------------------------------------------------------- random hash and set commands
+
+COLLECTION_SHARE = 0.35  # share of random-mode commands that are hash/set commands
+CKEYS = [b"c%d" % i for i in range(6)]
+FIELDS = [b"f0", b"f1", b"f2", b"f3", b"F0", b"", b"a\x00b"]
+# Fewer than 10 distinct members (SSCAN's default COUNT), so a set's scan is always one page.
+MEMBERS = [b"0", b"1", b"2", b"-5", b"10", b"01", b"a", b"b", b" 1"]
+LONG_VALUE = b"x" * 65  # converts a listpack hash
+
+
+def random_collection_command(rng):
+    """Generate one random hash/set command over c0..c5; return (argv, keys, mode).
+
+    mode is a case-file line mode ("", "=", "?"), or "o": exact, except that a reply
+    from a hashtable-encoded key (on A) may come in another order.  Commands whose
+    effect is random on each server (SPOP of part of a set) are not generated.
+    """
+    key, key2, key3 = rng.choice(CKEYS), rng.choice(CKEYS), rng.choice(CKEYS)
+    # Hashes live mostly in c0..c2 and sets in c3..c5, so most commands find their type and
+    # some find another (WRONGTYPE).
+    hkey, skey, skey2 = (rng.choice(CKEYS[:3] if rng.random() < 0.85 else CKEYS),
+                         rng.choice(CKEYS[3:] if rng.random() < 0.85 else CKEYS),
+                         rng.choice(CKEYS[3:] if rng.random() < 0.85 else CKEYS))
+    some_sets = rng.sample(CKEYS[3:], rng.randint(1, 3)) if rng.random() < 0.8 else None
+    field = rng.choice(FIELDS)
+    member = rng.choice(MEMBERS)
+    value = LONG_VALUE if rng.random() < 0.03 else rng.choice(VALUES)
+    fields = rng.sample(FIELDS, rng.randint(1, 3))
+    members = rng.sample(MEMBERS, rng.randint(1, 3))
+    some = rng.sample(CKEYS, rng.randint(1, 3))
+    name = rng.choice([
+        "HSET", "HSET", "HSET", "HSETNX", "HGET", "HMGET", "HMSET", "HGETALL", "HDEL", "HEXISTS",
+        "HLEN", "HKEYS", "HVALS", "HINCRBY", "HINCRBYFLOAT", "HSTRLEN", "HSCAN", "HRANDFIELD",
+        "SADD", "SADD", "SADD", "SREM", "SMEMBERS", "SISMEMBER", "SMISMEMBER", "SCARD", "SPOP",
+        "SRANDMEMBER", "SMOVE", "SSCAN", "SINTER", "SUNION", "SDIFF", "SINTERSTORE",
+        "SUNIONSTORE", "SDIFFSTORE", "SINTERCARD", "TYPE", "OBJECT", "DEL", "EXISTS", "RENAME",
+        "COPY", "GET", "APPEND",
+    ])
+    if name.startswith("H"):
+        key = hkey
+    elif name.startswith("S"):
+        key, key2 = skey, skey2
+        some = some_sets or some
+    if name == "APPEND" and rng.random() < 0.7:
+        name = "GET"
+    if name in ("HSET", "HMSET"):
+        argv = [name.encode(), key]
+        for f in fields:
+            argv += [f, value if rng.random() < 0.5 else rng.choice(VALUES)]
+        return argv, [key], ""
+    if name == "HSETNX":
+        return [b"HSETNX", key, field, value], [key], ""
+    if name in ("HGET", "HEXISTS", "HSTRLEN"):
+        return [name.encode(), key, field], [key], ""
+    if name in ("HMGET", "HDEL"):
+        return [name.encode(), key] + fields, [key], ""
+    if name in ("HGETALL", "HKEYS", "HVALS", "SMEMBERS"):
+        return [name.encode(), key], [key], "o"
+    if name in ("HLEN", "SCARD", "TYPE"):
+        return [name.encode(), key], [key], ""
+    if name == "HINCRBY":
+        return [b"HINCRBY", key, field, rng.choice(INCREMENTS)], [key], ""
+    if name == "HINCRBYFLOAT":
+        return [b"HINCRBYFLOAT", key, field, rng.choice(FLOAT_INCREMENTS)], [key], ""
+    if name in ("HSCAN", "SSCAN"):
+        # One page must hold the whole key, also as a hashtable (whose pages Redis cuts at
+        # COUNT reply items: two per hash field).
+        opts = rng.choice([[], [], [b"MATCH", b"f*"], [b"MATCH", b"*1*"]])
+        if name == "HSCAN":
+            opts += [b"COUNT", b"100"]
+        return [name.encode(), key, b"0"] + opts, [key], "o"
+    if name in ("HRANDFIELD", "SRANDMEMBER"):
+        form = rng.choice([[], [b"100"], [b"-3"], [b"0"], [b"2"], [b"x"], [b"100", b"WITHVALUES"],
+                           [b"-2", b"withvalues"]])
+        if name == "SRANDMEMBER" and len(form) > 1:
+            form = form[:1]
+        mode = "o" if form[:1] == [b"100"] else "?" if form[:1] in ([], [b"-3"], [b"2"], [b"-2"]) else ""
+        return [name.encode(), key] + form, [key], mode
+    if name in ("SADD", "SREM", "SMISMEMBER"):
+        return [name.encode(), key] + members, [key], ""
+    if name == "SISMEMBER":
+        return [b"SISMEMBER", key, member], [key], ""
+    if name == "SPOP":
+        return [b"SPOP", key, rng.choice([b"100", b"100", b"0", b"-1"])], [key], "="
+    if name == "SMOVE":
+        return [b"SMOVE", key, key2, member], [key, key2], ""
+    if name in ("SINTER", "SUNION", "SDIFF"):
+        return [name.encode()] + some, some, "="
+    if name in ("SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"):
+        return [name.encode(), key3] + some, some + [key3], ""
+    if name == "SINTERCARD":
+        limit = rng.choice([[], [b"LIMIT", b"1"], [b"LIMIT", b"0"], [b"LIMIT", b"-1"]])
+        return [b"SINTERCARD", b"%d" % len(some)] + some + limit, some, ""
+    if name == "OBJECT":
+        return [b"OBJECT", b"ENCODING", key], [key], ""
+    if name in ("DEL", "EXISTS"):
+        return [name.encode()] + some, some, ""
+    if name in ("RENAME", "COPY"):
+        return [name.encode(), key, key2], [key, key2], ""
+    if name == "GET":
+        return [b"GET", key], [key], ""
+    return [b"APPEND", key, value], [key], ""
 
 
 # ---------------------------------------------------------------- main

@@ -270,6 +270,7 @@ pub static COMMANDS: &[Command] = &[
 pub fn string_of(entry: &Entry) -> Result<&Bytes, CmdError> {
     match &entry.value {
         Value::Str(s) => Ok(s),
+        Value::Hash(_) | Value::Set(_) => Err(CmdError::WrongType),
     }
 }
 
@@ -520,7 +521,8 @@ fn mget(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
                 value: Value::Str(s),
                 ..
             }) => Reply::Bulk(s.clone()),
-            None => Reply::Null,
+            // MGET answers nil for a key of another type, as Redis does.
+            Some(_) | None => Reply::Null,
         })
         .collect();
     Ok(Reply::Array(values))
