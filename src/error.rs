@@ -45,6 +45,11 @@ pub enum CmdError {
     AuthNotConfigured,
     NoProto,
     MaxClients,
+    /// `NOSCRIPT No matching script. Please use EVAL.` (EVALSHA of a script not cached; clients
+    /// match the `NOSCRIPT ` prefix and retry with EVAL).
+    NoScript,
+    /// `BUSY …`: a script has run longer than `busy-reply-threshold` (Redis's `slowevalerr`).
+    Busy,
     /// `ERR Protocol error: …` — sent before the connection is closed.
     Protocol(String),
     /// Any other Redis text that belongs to exactly one command; the full text, code included.
@@ -137,6 +142,11 @@ impl fmt::Display for CmdError {
             ),
             CmdError::NoProto => f.write_str("NOPROTO unsupported protocol version"),
             CmdError::MaxClients => f.write_str("ERR max number of clients reached"),
+            CmdError::NoScript => f.write_str("NOSCRIPT No matching script. Please use EVAL."),
+            CmdError::Busy => f.write_str(
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN \
+                 NOSAVE.",
+            ),
             CmdError::Protocol(text) => write!(f, "ERR {text}"),
             CmdError::Text(text) => f.write_str(text),
             CmdError::Owned(text) => f.write_str(text),

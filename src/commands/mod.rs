@@ -11,13 +11,15 @@
 
 pub mod connection;
 pub mod float80;
+pub mod hashes;
 pub mod keys;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -25,7 +27,7 @@ use bytes::Bytes;
 use crate::error::CmdError;
 use crate::protocol::{Protocol, Reply};
 use crate::server::{ClientState, Shared};
-use crate::store::{parse_canonical_i64, Locked, Store};
+use crate::store::{parse_canonical_i64, ExclusiveAccess, Locked, SharedAccess, Store};
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx, &mut Args) -> Result<Reply, CmdError>;
@@ -150,14 +152,19 @@ pub fn table() -> impl Iterator<Item = &'static Command> {
     strings::COMMANDS
         .iter()
         .chain(keys::COMMANDS)
+        .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(pubsub::COMMANDS)
         .chain(connection::COMMANDS)
         .chain(server::COMMANDS)
+        .chain(scripting::COMMANDS)
 }
 
-fn index() -> &'static HashMap<&'static str, &'static Command> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+/// Commands by name (hashbrown's default hasher: the names are not attacker-chosen keys, and
+/// SipHash showed in profiles of the dispatch path).
+fn index() -> &'static hashbrown::HashMap<&'static str, &'static Command> {
+    static INDEX: OnceLock<hashbrown::HashMap<&'static str, &'static Command>> = OnceLock::new();
     INDEX.get_or_init(|| table().map(|c| (c.name, c)).collect())
 }
 
@@ -391,12 +398,53 @@ fn run(ctx: &mut Ctx, argv: Vec<Bytes>) -> Result<Reply, CmdError> {
         multi.queue.push(argv);
         return Ok(Reply::simple("QUEUED"));
     }
-    let _gate = (!cmd.has(flags::EXCLUSIVE)).then(|| ctx.shared.store.shared_access());
+    let _gate = enter(ctx.shared, cmd)?;
     call(ctx, container, cmd, argv)
 }
 
+/// The keyspace gate as a command holds it while it runs: shared, exclusive, or not at all (a
+/// command Redis allows while a script is busy runs without the gate; none of them touches the
+/// keyspace).
+struct Entered<'a> {
+    _shared: Option<SharedAccess<'a>>,
+    _exclusive: Option<ExclusiveAccess<'a>>,
+}
+
+/// Enters the keyspace gate for `cmd`: shared, or alone for `EXCLUSIVE` commands (EXEC, EVAL),
+/// which then take it again without waiting inside their handler. While a script runs, the
+/// wait ends once the script is past the busy threshold: `BUSY`, or no gate at all for the
+/// commands Redis allows while busy (`ALLOW_BUSY`, SCRIPT KILL among them).
+fn enter<'a>(shared: &'a Shared, cmd: &Command) -> Result<Entered<'a>, CmdError> {
+    let busy = || shared.scripts.busy();
+    let entered = if cmd.has(flags::EXCLUSIVE) {
+        shared
+            .store
+            .exclusive_access_unless(busy)
+            .map(|access| Entered {
+                _shared: None,
+                _exclusive: Some(access),
+            })
+    } else {
+        shared
+            .store
+            .shared_access_unless(busy)
+            .map(|access| Entered {
+                _shared: Some(access),
+                _exclusive: None,
+            })
+    };
+    match entered {
+        Some(entered) => Ok(entered),
+        None if cmd.has(flags::ALLOW_BUSY) => Ok(Entered {
+            _shared: None,
+            _exclusive: None,
+        }),
+        None => Err(CmdError::Busy),
+    }
+}
+
 /// The checks Redis makes before running or queueing a command, in its order: lookup, arity,
-/// authentication, the subscribed-mode restriction of RESP2.
+/// authentication, the subscribed-mode restriction of RESP2, a script past the busy threshold.
 fn check(
     ctx: &Ctx,
     argv: &[Bytes],
@@ -418,6 +466,10 @@ fn check(
             full_name(container, cmd)
         )));
     }
+    // A script past busy-reply-threshold: only what Redis allows then (SCRIPT KILL, …).
+    if !cmd.has(flags::ALLOW_BUSY) && ctx.shared.scripts.busy() {
+        return Err(CmdError::Busy);
+    }
     Ok((container, cmd))
 }
 
@@ -428,7 +480,7 @@ fn call(
     cmd: &'static Command,
     argv: Vec<Bytes>,
 ) -> Result<Reply, CmdError> {
-    ctx.client.last_command = cmd.name;
+    ctx.client.last_command = (container.map(|c| c.name), cmd.name);
     ctx.touches_value = cmd.has(flags::TOUCHES_VALUE);
     let skip = if container.is_some() { 2 } else { 1 };
     let mut args = Args::new(argv, skip);

@@ -1216,12 +1216,12 @@ enum Change {
     SlidePatterns(Vec<bytes::Bytes>),
     /// The sliding lifetime cap in seconds (`slide-max-lifetime`).
     SlideMaxLifetime(u64),
+    /// `busy-reply-threshold` / `lua-time-limit` in milliseconds.
+    BusyThreshold(u64),
 }
 
 /// The value sesame reports for `client-output-buffer-limit`: no class has a limit.
 const NO_BUFFER_LIMITS: &str = "normal 0 0 0 slave 0 0 0 pubsub 0 0 0";
-/// The value sesame reports for `lua-time-limit` and `busy-reply-threshold` (Redis's default).
-const BUSY_REPLY_THRESHOLD_MS: i64 = 5000;
 
 /// The parameters, in the order CONFIG GET lists them. Aliases are separate rows, as in Redis.
 static PARAMS: &[Param] = &[
@@ -1424,12 +1424,12 @@ static PARAMS: &[Param] = &[
     },
     Param {
         name: "lua-time-limit",
-        get: |_| BUSY_REPLY_THRESHOLD_MS.to_string(),
+        get: |s| s.scripts.busy_threshold_ms().to_string(),
         set: Setter::Value(set_busy_threshold),
     },
     Param {
         name: "busy-reply-threshold",
-        get: |_| BUSY_REPLY_THRESHOLD_MS.to_string(),
+        get: |s| s.scripts.busy_threshold_ms().to_string(),
         set: Setter::Value(set_busy_threshold),
     },
     Param {
@@ -1566,12 +1566,10 @@ fn set_replica_read_only(v: &str) -> Result<Change, String> {
     )
 }
 
+/// `busy-reply-threshold` / `lua-time-limit`: how long a script runs before other clients are
+/// answered BUSY (0: never).
 fn set_busy_threshold(v: &str) -> Result<Change, String> {
-    fixed(
-        int_in(v, 0, i64::MAX)?,
-        BUSY_REPLY_THRESHOLD_MS,
-        "this threshold is fixed in sesame",
-    )
+    Ok(Change::BusyThreshold(int_in(v, 0, i64::MAX)? as u64))
 }
 
 /// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <soft-seconds>`, checked as
@@ -1698,6 +1696,7 @@ fn config_set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
                     ..(*rules).clone()
                 });
             }
+            Change::BusyThreshold(ms) => ctx.shared.scripts.set_busy_threshold_ms(ms),
             Change::SlideMaxLifetime(secs) => {
                 let rules = ctx.shared.store.slide_rules();
                 let max_lifetime_ms = secs * 1000;
@@ -2619,7 +2618,8 @@ fn object_lookup<T>(
 }
 
 /// OBJECT ENCODING key: the encoding Redis 7.0 would report for the value (`int`, `embstr`,
-/// `raw`); null for a missing key.
+/// `raw`; `listpack` or `hashtable` for a hash; `intset` or `hashtable` for a set); null for a
+/// missing key.
 fn object_encoding(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     Ok(object_lookup(ctx, args, |e| e.encoding())?.map_or(Reply::Null, Reply::bulk_static))
 }
@@ -2695,6 +2695,8 @@ fn heap_block(n: usize) -> usize {
 pub fn entry_usage(entry: &Entry) -> usize {
     let value = match &entry.value {
         Value::Str(s) => heap_block(s.len()),
+        Value::Hash(h) => h.heap_usage(heap_block),
+        Value::Set(s) => s.heap_usage(heap_block),
     };
     std::mem::size_of::<Entry>() + 1 + heap_block(entry.key.len()) + value
 }

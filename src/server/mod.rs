@@ -66,6 +66,8 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Pub/sub, keyspace notifications and WATCH.
     pub events: Arc<notify::Events>,
+    /// The Lua interpreter, its script cache and the running script's state.
+    pub scripts: crate::commands::scripting::Scripts,
 }
 
 impl Shared {
@@ -99,6 +101,7 @@ impl Shared {
             started: Instant::now(),
             port,
             shutdown: watch::channel(false).0,
+            scripts: Default::default(),
         }
     }
 
@@ -109,6 +112,8 @@ impl Shared {
 
     /// Asks the server to stop (SHUTDOWN).
     pub fn request_shutdown(&self) {
+        // A running script stops too, written or not, so that shutdown never waits on it.
+        self.scripts.abort_all();
         self.shutdown.send_replace(true);
     }
 }
@@ -137,13 +142,7 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
     for listener in listeners {
         tokio::spawn(accept_loop(listener, shared.clone(), done_tx.clone()));
     }
-    let sweeper = {
-        let shared = shared.clone();
-        std::thread::Builder::new()
-            .name("sesame-sweeper".into())
-            .spawn(move || sweeper(&shared))
-            .expect("spawn the sweeper thread")
-    };
+    tokio::spawn(sweeper(shared.clone()));
 
     tokio::select! {
         _ = shutdown => {}
@@ -152,7 +151,6 @@ pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Fut
     shared.request_shutdown();
     drop(done_tx);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv()).await;
-    let _ = sweeper.join();
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, done: mpsc::Sender<()>) {
@@ -180,13 +178,38 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, done: mpsc::Sen
     }
 }
 
-/// Removes expired keys on time. It runs on its own thread so that a burst of expiries (removed
-/// in bounded slices, each under one shard lock) never occupies a worker thread that clients'
-/// connections need.
-fn sweeper(shared: &Shared) {
-    let stop = shared.shutdown.subscribe();
-    while !*stop.borrow() {
-        std::thread::sleep(Duration::from_millis(SWEEP_INTERVAL_MS));
-        shared.store.sweep();
+/// Removes expired keys on time: every [`SWEEP_INTERVAL_MS`] it walks every shard's wheels and
+/// removes what is due. It is one more task among the connections, not a thread of its own, and
+/// it yields to them after every slice of removals: a burst of a million keys expiring at once
+/// is then interleaved with client requests slice by slice (tens of microseconds each) instead of
+/// preempting them for whole scheduler time slices, as a separate thread on a busy core would.
+async fn sweeper(shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_millis(SWEEP_INTERVAL_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (shards, databases) = (shared.store.shard_count(), shared.store.databases());
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let mut worst_lag = None;
+        for shard in 0..shards {
+            for db in 0..databases {
+                loop {
+                    let (removed, more, lag) = shared.store.sweep_slice(shard, db);
+                    if removed > 0 {
+                        worst_lag = Some(worst_lag.unwrap_or(0).max(lag));
+                        tokio::task::yield_now().await;
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(lag) = worst_lag {
+            shared.store.record_sweep_lag(lag);
+        }
     }
 }

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use super::clients::ClientHandle;
 use super::pubsub::PubSub;
-use crate::store::ExpiryListener;
+use crate::store::KeyspaceListener;
 
 /// `g`: generic commands (DEL, EXPIRE, RENAME, …).
 pub const GENERIC: u32 = 1 << 2;
@@ -230,9 +230,13 @@ impl Events {
     }
 }
 
-impl ExpiryListener for Events {
+impl KeyspaceListener for Events {
     fn expired(&self, db: usize, key: &[u8]) {
         self.modified(db, EXPIRED, "expired", key);
+    }
+
+    fn created(&self, db: usize, key: &[u8]) {
+        self.notify(db, NEW, "new", key);
     }
 }
 

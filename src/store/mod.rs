@@ -36,19 +36,21 @@ pub use clock::{unix_ms, unix_us, Clock};
 pub use entry::Entry;
 pub use gate::{ExclusiveAccess, Gate, SharedAccess};
 pub use shard::{Db, Shard, SlideRules};
-pub use value::{parse_canonical_i64, Value};
+pub use value::{parse_canonical_i64, random_below, Hash, Member, Set, Value};
 
 use wheel::Timer;
 
 /// Timers handled per shard per lock hold by the sweeper: bounds how long one sweep step can keep
-/// a shard from its clients.
-pub const SWEEP_SLICE: usize = 512;
+/// a shard from its clients (a few tens of microseconds).
+pub const SWEEP_SLICE: usize = 256;
 
-/// Told about every key removed because it expired (by a lookup or by the sweeper), so that
-/// the server can publish `expired` events and invalidate WATCHes. Called with a shard lock held
-/// (lazy expiry): it must never lock a shard.
-pub trait ExpiryListener: Send + Sync {
+/// Told about keys that come and go by themselves, so that the server can publish their keyspace
+/// events and invalidate WATCHes. Called with a shard lock held: it must never lock a shard.
+pub trait KeyspaceListener: Send + Sync {
+    /// A key was removed because it expired (by a lookup or by the sweeper).
     fn expired(&self, db: usize, key: &[u8]);
+    /// A key that did not exist was stored (Redis's `new` event).
+    fn created(&self, db: usize, key: &[u8]);
 }
 
 /// Counters kept per shard, under its lock (no shared cache line to bounce between threads).
@@ -76,7 +78,7 @@ pub struct Store {
     databases: usize,
     clock: Clock,
     slide: Mutex<Arc<SlideRules>>,
-    listener: std::sync::OnceLock<Arc<dyn ExpiryListener>>,
+    listener: std::sync::OnceLock<Arc<dyn KeyspaceListener>>,
     gate: Gate,
     /// The largest delay between a deadline and the key's removal in the last sweep that removed
     /// anything, in ms (INFO `expiry_lag_ms`).
@@ -116,7 +118,7 @@ impl Store {
     }
 
     /// Sets the listener told about expired keys (once, at startup).
-    pub fn set_expiry_listener(&self, listener: Arc<dyn ExpiryListener>) {
+    pub fn set_expiry_listener(&self, listener: Arc<dyn KeyspaceListener>) {
         let _ = self.listener.set(listener);
     }
 
@@ -126,14 +128,35 @@ impl Store {
         }
     }
 
+    fn report_created(&self, db: usize, key: &[u8]) {
+        if let Some(listener) = self.listener.get() {
+            listener.created(db, key);
+        }
+    }
+
     /// Enters the keyspace for one command (see [`Gate`]).
     pub fn shared_access(&self) -> SharedAccess<'_> {
         self.gate.shared()
     }
 
     /// Waits for every command in progress and keeps others out until dropped (EXEC, scripts).
+    /// Re-entrant on the thread that holds it.
     pub fn exclusive_access(&self) -> ExclusiveAccess<'_> {
         self.gate.exclusive()
+    }
+
+    /// [`Store::shared_access`], unless `give_up` (asked every few ms while waiting) says to stop
+    /// waiting (a script is past `busy-reply-threshold`).
+    pub fn shared_access_unless(&self, give_up: impl FnMut() -> bool) -> Option<SharedAccess<'_>> {
+        self.gate.shared_unless(give_up)
+    }
+
+    /// [`Store::exclusive_access`], unless `give_up` says to stop waiting.
+    pub fn exclusive_access_unless(
+        &self,
+        give_up: impl FnMut() -> bool,
+    ) -> Option<ExclusiveAccess<'_>> {
+        self.gate.exclusive_unless(give_up)
     }
 
     /// The sliding rules in force.
@@ -420,43 +443,56 @@ impl Store {
         self.keys(db, |_| true).into_iter().next()
     }
 
-    /// Removes the keys whose deadline has passed, according to each shard's wheel, holding a
-    /// shard's lock for at most [`SWEEP_SLICE`] timers at a time, and entering the [`Gate`] for
-    /// each slice (expiry never interleaves with an exclusive operation). Tells the expiry
-    /// listener about each removed key after the lock is released. Returns the number removed.
-    pub fn sweep(&self) -> usize {
+    /// One step of the sweep: advances the wheel of database `db` in shard `shard` to now and
+    /// removes at most [`SWEEP_SLICE`] timers' worth of keys that are really due, under that
+    /// shard's lock and inside the [`Gate`] (expiry never interleaves with an exclusive
+    /// operation; while one holds the gate, nothing is swept). The expiry listener hears of each
+    /// removed key after the lock is released.
+    /// Returns how many keys were removed, whether more may be due, and the largest lag in ms
+    /// between a removed key's deadline and its removal.
+    pub fn sweep_slice(&self, shard: usize, db: usize) -> (usize, bool, u64) {
         let mut fired: Vec<Timer> = Vec::new();
-        let mut removed: Vec<(usize, Bytes)> = Vec::new();
+        let mut removed: Vec<Bytes> = Vec::new();
+        let (more, lag) = {
+            // The sweeper runs on a worker thread: it must not wait behind an exclusive
+            // operation (a long script holds the gate for seconds). It skips, and the next tick
+            // catches up.
+            let Some(_gate) = self.gate.try_shared() else {
+                return (0, false, 0);
+            };
+            let mut slot = self.shards[shard].lock();
+            let now = self.now();
+            let ShardSlot { shard, stats, .. } = &mut *slot;
+            shard.dbs[db].expire_due(now, SWEEP_SLICE, &mut fired, |entry| {
+                stats.expired_keys += 1;
+                removed.push(entry.key);
+            })
+        };
+        for key in &removed {
+            self.report_expired(db, key);
+        }
+        (removed.len(), more, lag)
+    }
+
+    /// Records the worst lag of a sweep that removed keys (INFO `expiry_lag_ms`).
+    pub fn record_sweep_lag(&self, lag_ms: u64) {
+        self.last_sweep_lag_ms.store(lag_ms, Ordering::Relaxed);
+    }
+
+    /// Removes every key whose deadline has passed, in one go (tests and tools; the server's
+    /// sweeper interleaves [`Store::sweep_slice`] with client work instead). Returns how many.
+    pub fn sweep_all(&self) -> usize {
         let mut total = 0;
-        let mut lag = 0;
-        for s in self.shards.iter() {
+        for shard in 0..self.shards.len() {
             for db in 0..self.databases {
                 loop {
-                    let more = {
-                        let _gate = self.shared_access();
-                        let mut slot = s.lock();
-                        let now = self.now();
-                        let ShardSlot { shard, stats, .. } = &mut *slot;
-                        let (more, slice_lag) =
-                            shard.dbs[db].expire_due(now, SWEEP_SLICE, &mut fired, |entry| {
-                                stats.expired_keys += 1;
-                                removed.push((db, entry.key));
-                            });
-                        lag = lag.max(slice_lag);
-                        more
-                    };
-                    total += removed.len();
-                    for (db, key) in removed.drain(..) {
-                        self.report_expired(db, &key);
-                    }
+                    let (removed, more, _) = self.sweep_slice(shard, db);
+                    total += removed;
                     if !more {
                         break;
                     }
                 }
             }
-        }
-        if total > 0 {
-            self.last_sweep_lag_ms.store(lag, Ordering::Relaxed);
         }
         total
     }
@@ -577,12 +613,19 @@ impl<'a> Locked<'a> {
     }
 
     /// Stores a whole entry (its key, value, deadline and flags), replacing any old one.
+    /// Returns the old entry if it was live.
     pub fn insert_entry(&mut self, entry: Entry) -> Option<Entry> {
         let hash = self.store.hash(&entry.key);
         let store = self.store;
         let (db, now) = (self.db, self.now);
+        let key = entry.key.clone();
         let slot = self.slot(hash);
-        slot.shard.dbs[db].insert(hash, entry, now, |e| store.hash(&e.key))
+        let old = slot.shard.dbs[db].insert(hash, entry, now, |e| store.hash(&e.key));
+        let old = old.filter(|o| !o.is_expired(now));
+        if old.is_none() {
+            store.report_created(db, &key);
+        }
+        old
     }
 
     /// Removes `key`; returns its entry if it was live.
@@ -615,10 +658,12 @@ mod tests {
     #[derive(Default)]
     struct Recorder(Mutex<Vec<(usize, Vec<u8>)>>);
 
-    impl ExpiryListener for Recorder {
+    impl KeyspaceListener for Recorder {
         fn expired(&self, db: usize, key: &[u8]) {
             self.0.lock().push((db, key.to_vec()));
         }
+
+        fn created(&self, _db: usize, _key: &[u8]) {}
     }
 
     fn store(shards: usize) -> Store {
@@ -656,7 +701,7 @@ mod tests {
         st.clock().advance(10);
         let listener = Arc::new(Recorder::default());
         st.set_expiry_listener(listener.clone());
-        assert_eq!(st.sweep(), 1);
+        assert_eq!(st.sweep_all(), 1);
         assert_eq!(*listener.0.lock(), vec![(0, b"b".to_vec())]);
         assert_eq!(st.dbsize(0), 0);
         assert_eq!(st.stats().expired_keys, 2);
@@ -674,14 +719,14 @@ mod tests {
             l.set_expires_at(b"b", t0 + 5);
         }
         st.clock().set(t0 + 5);
-        assert_eq!(st.sweep(), 1, "b moved earlier");
+        assert_eq!(st.sweep_all(), 1, "b moved earlier");
         st.clock().set(t0 + 10);
-        assert_eq!(st.sweep(), 0, "a moved later");
+        assert_eq!(st.sweep_all(), 0, "a moved later");
         assert_eq!(st.dbsize(0), 1);
         st.clock().set(t0 + 30);
-        assert_eq!(st.sweep(), 1);
+        assert_eq!(st.sweep_all(), 1);
         st.clock().set(t0 + 60);
-        assert_eq!(st.sweep(), 0, "stale timers drop");
+        assert_eq!(st.sweep_all(), 0, "stale timers drop");
     }
 
     #[test]
@@ -748,11 +793,15 @@ mod tests {
         );
         // The timer set for t0+100 fires, sees the later deadline and follows it.
         st.clock().set(t0 + 100);
-        assert_eq!(st.sweep(), 1, "only the non-sliding key dies at its TTL");
+        assert_eq!(
+            st.sweep_all(),
+            1,
+            "only the non-sliding key dies at its TTL"
+        );
         st.clock().set(t0 + 159);
-        assert_eq!(st.sweep(), 0);
+        assert_eq!(st.sweep_all(), 0);
         st.clock().set(t0 + 160);
-        assert_eq!(st.sweep(), 1);
+        assert_eq!(st.sweep_all(), 1);
         assert_eq!(st.stats().slid_keys, 1);
     }
 
@@ -812,7 +861,7 @@ mod tests {
         while st.lock_with(0, [b"sess:a"], true).get(b"sess:a").is_some() {
             t += 50;
             st.clock().set(t);
-            st.sweep();
+            st.sweep_all();
             assert!(t <= t0 + 250, "outlived its cap");
         }
         assert_eq!(t, t0 + 250);
