@@ -3,21 +3,24 @@
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
+use clap::Parser;
+use sesame::server::config::Flags;
 use sesame::server::{self, Config};
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args()) {
+    let flags = match Flags::try_parse() {
+        Ok(flags) => flags,
+        Err(e) => {
+            // --help and --version arrive here too: clap knows which exit code each deserves.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    let config = match Config::from_flags(flags) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("{}", msg.trim_end());
-            // clap renders --help and --version as "errors" too; they are not failures.
-            let help =
-                msg.starts_with("sesame") || msg.starts_with("Usage") || msg.contains("\nUsage:");
-            return if help {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            };
+            return ExitCode::FAILURE;
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

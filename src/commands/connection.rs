@@ -300,7 +300,7 @@ fn hello(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     if !ctx.client.authenticated {
         return Err(CmdError::Text(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and \
              select the RESP protocol version at the same time",
         ));
     }
@@ -432,6 +432,7 @@ fn client_setinfo(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 fn client_list(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
+    ctx.client.publish_info();
     let mut ids: Option<Vec<u64>> = None;
     let mut normal_only = true;
     while let Some(word) = args.next_opt() {
@@ -450,9 +451,10 @@ fn client_list(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         } else if word.eq_ignore_ascii_case(b"id") && !args.is_empty() {
             let mut list = Vec::new();
             for w in args.rest() {
+                // Any integer is accepted (ids are positive, so others match nobody).
                 match super::parse_i64(&w) {
-                    Ok(id) if id > 0 => list.push(id as u64),
-                    _ => return Err(CmdError::Text("ERR Invalid client ID")),
+                    Ok(id) => list.extend(u64::try_from(id).ok()),
+                    Err(_) => return Err(CmdError::Text("ERR Invalid client ID")),
                 }
             }
             ids = Some(list);
@@ -473,6 +475,7 @@ fn client_list(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 fn client_info(ctx: &mut Ctx, _args: &mut Args) -> Result<Reply, CmdError> {
+    ctx.client.publish_info();
     Ok(Reply::Verbatim(
         "txt",
         Bytes::from(format!("{}\n", ctx.client.handle.describe())),
@@ -505,7 +508,6 @@ fn client_kill(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let mut laddr = None;
     let mut skipme = true;
     let mut normal = true;
-    let mut user_ok = true;
     for pair in words.chunks_exact(2) {
         let (name, value) = (&pair[0], &pair[1]);
         match name.to_ascii_lowercase().as_slice() {
@@ -515,7 +517,14 @@ fn client_kill(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             },
             b"addr" => addr = Some(value.clone()),
             b"laddr" => laddr = Some(value.clone()),
-            b"user" => user_ok = value.as_ref() == b"default",
+            // `default` is the only user there is; every connection is logged in as it.
+            b"user" if value.as_ref() == b"default" => {}
+            b"user" => {
+                return Err(CmdError::Owned(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(value)
+                )))
+            }
             b"type" => {
                 normal = match value.to_ascii_lowercase().as_slice() {
                     b"normal" => true,
@@ -541,7 +550,6 @@ fn client_kill(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let mut killed = 0;
     for handle in ctx.shared.clients.all() {
         let matches = normal
-            && user_ok
             && id.is_none_or(|id| id == handle.id)
             && addr
                 .as_ref()

@@ -36,8 +36,9 @@ pub struct ClientState {
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
-    /// Name of the last command (CLIENT LIST's `cmd`).
-    pub last_command: &'static str,
+    /// The last command: its container's name if it is a subcommand, and its own name
+    /// (CLIENT LIST's `cmd`, e.g. `client|list`).
+    pub last_command: (Option<&'static str>, &'static str),
     pub reply_mode: ReplyMode,
     /// Close the connection once the current reply is written (QUIT).
     pub close_after_reply: bool,
@@ -61,6 +62,19 @@ pub struct Multi {
 }
 
 impl ClientState {
+    /// Copies what CLIENT LIST shows of this connection into its shared handle (after each batch
+    /// of requests, and before the connection describes itself).
+    pub fn publish_info(&self) {
+        let mut info = self.handle.info.lock();
+        info.db = self.db;
+        info.last_command = self.last_command;
+        info.resp = if self.protocol == Protocol::Resp3 {
+            3
+        } else {
+            2
+        };
+    }
+
     /// Number of channels and patterns subscribed to.
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
@@ -73,7 +87,7 @@ impl ClientState {
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
-            last_command: "NULL",
+            last_command: (None, "NULL"),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             channels: HashSet::new(),
@@ -93,7 +107,7 @@ pub struct ClientInfo {
     pub lib_ver: Option<Bytes>,
     pub db: usize,
     pub resp: u8,
-    pub last_command: &'static str,
+    pub last_command: (Option<&'static str>, &'static str),
 }
 
 /// A connection as other connections see it.
@@ -198,6 +212,10 @@ impl ClientHandle {
     /// with the fields Redis 7.0 prints.
     pub fn describe(&self) -> String {
         let info = self.info.lock().clone();
+        let command = match info.last_command {
+            (Some(container), name) => format!("{container}|{name}"),
+            (None, name) => name.to_string(),
+        };
         let name = info
             .name
             .as_deref()
@@ -214,7 +232,7 @@ impl ClientHandle {
             self.created.elapsed().as_secs(),
             self.idle_secs(),
             info.db,
-            info.last_command,
+            command,
             info.resp,
         )
     }
@@ -269,7 +287,7 @@ impl Clients {
             last_interaction_ms: AtomicU64::new(0),
             info: Mutex::new(ClientInfo {
                 resp: 2,
-                last_command: "NULL",
+                last_command: (None, "NULL"),
                 ..ClientInfo::default()
             }),
             killed: AtomicBool::new(false),

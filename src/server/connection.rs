@@ -155,8 +155,8 @@ fn execute_buffered(
             Ok(Some(argv)) => argv,
             Ok(None) => break Batch::Continue,
             Err(e) => {
-                Reply::Error(CmdError::Protocol(e.to_string()).to_bytes())
-                    .encode(output, client.protocol);
+                // error_line, not Display: the offending byte goes out raw, as Redis sends it.
+                Reply::Error(e.error_line()).encode(output, client.protocol);
                 break Batch::Close;
             }
         };
@@ -164,7 +164,6 @@ fn execute_buffered(
         if client.reply_mode == ReplyMode::SkipNext {
             client.reply_mode = ReplyMode::Skipping;
         }
-        client.handle.touch();
         let reply = commands::dispatch(&mut Ctx::new(shared, client), argv);
         match client.reply_mode {
             ReplyMode::On => reply.encode(output, client.protocol),
@@ -179,18 +178,13 @@ fn execute_buffered(
         }
     };
     if executed > 0 {
+        // Once per batch, not per command: it reads the clock.
+        client.handle.touch();
         shared
             .stats
             .commands_processed
             .fetch_add(executed, Ordering::Relaxed);
-        let mut info = client.handle.info.lock();
-        info.db = client.db;
-        info.last_command = client.last_command;
-        info.resp = if client.protocol == crate::protocol::Protocol::Resp3 {
-            3
-        } else {
-            2
-        };
+        client.publish_info();
     }
     outcome
 }

@@ -89,6 +89,8 @@ impl TestServer {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let up = poll_until(Duration::from_secs(10), || TcpStream::connect(addr).is_ok());
         assert!(up, "redis-server did not start");
+        // Let it forget the probe connection, so that client-count tests start from zero.
+        thread::sleep(Duration::from_millis(100));
         TestServer {
             child,
             addr,
@@ -211,10 +213,11 @@ impl TestServer {
         wait_child(&mut self.child, limit)
     }
 
-    /// The server's resident memory in KiB (Linux only).
-    pub fn rss_kib(&self) -> Option<u64> {
+    /// A memory figure of the server from /proc (`VmRSS`, `VmSize`…) in KiB; None off Linux.
+    pub fn mem_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let prefix = format!("{field}:");
+        let line = status.lines().find(|l| l.starts_with(&prefix))?;
         line.split_whitespace().nth(1)?.parse().ok()
     }
 }
@@ -331,7 +334,7 @@ pub fn show(bytes: &[u8]) -> String {
     let mut s: String = bytes.escape_ascii().to_string();
     if s.len() > 600 {
         s.truncate(600);
-        s.push_str("…");
+        s.push('…');
     }
     s
 }
