@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sesame::protocol::{Decoder, Protocol, Reply};
-use sesame::store::{Clock, Store, Value};
+use sesame::store::{Clock, SlideRules, Store, Value};
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -108,6 +108,29 @@ fn store(c: &mut Criterion) {
             locked.get(&k).is_some()
         })
     });
+    // The same read with touch-on-read on: every key matches the sliding rules and has a TTL, so
+    // every GET moves its deadline (the cost sliding adds to a GET is the difference).
+    store.set_slide_rules(SlideRules {
+        patterns: vec![Bytes::from_static(b"sess:*")],
+        max_lifetime_ms: 0,
+    });
+    group.bench_function("get/hit/sliding", |b| {
+        b.iter(|| {
+            i = (i + 7919) % KEYS;
+            let k = key(i);
+            let mut locked = store.lock_with(0, [&k], true);
+            locked.get(&k).is_some()
+        })
+    });
+    group.bench_function("get/hit/not-sliding", |b| {
+        b.iter(|| {
+            i = (i + 7919) % KEYS;
+            let k = key(i);
+            let mut locked = store.lock_with(0, [&k], false);
+            locked.get(&k).is_some()
+        })
+    });
+    store.set_slide_rules(SlideRules::default());
     group.bench_function("get/miss", |b| {
         b.iter(|| {
             i = (i + 7919) % KEYS;
