@@ -21,18 +21,17 @@ const fn cmd(
     summary: &'static str,
     handler: super::Handler,
 ) -> Command {
-    Command {
+    Command::leaf(
+        "connection",
         name,
         arity,
         flags,
-        keys: NO_KEYS,
+        NO_KEYS,
         acl,
-        group: "connection",
         since,
         summary,
         handler,
-        subcommands: &[],
-    }
+    )
 }
 
 const CONN_FAST: &[&str] = &["fast", "connection"];

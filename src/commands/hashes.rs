@@ -17,38 +17,15 @@ use bytes::Bytes;
 
 use super::float80::F80;
 use super::keys::{parse_cursor, parse_scan_options};
-use super::{flags::*, parse_i64, Args, Command, Ctx, KeySpec, ONE_KEY};
+use super::{flags::*, parse_i64, Args, Command, Ctx, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::{Protocol, Reply};
 use crate::server::notify;
 use crate::store::glob::glob_match;
 use crate::store::{parse_canonical_i64, random_below, Entry, Hash, Locked, Value};
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "hash",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "hash";
 
 const READ_FAST: &[&str] = &["read", "hash", "fast"];
 const READ_SLOW: &[&str] = &["read", "hash", "slow"];
@@ -56,7 +33,8 @@ const WRITE_FAST: &[&str] = &["write", "hash", "fast"];
 
 /// The hash commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "hset",
         -4,
         WRITE | DENYOOM | FAST,
@@ -66,7 +44,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets fields of a hash; returns how many were new.",
         hset,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hsetnx",
         4,
         WRITE | DENYOOM | FAST,
@@ -76,7 +55,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a field of a hash only if it is not there yet.",
         hsetnx,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hget",
         3,
         READONLY | FAST | TOUCHES_VALUE,
@@ -86,7 +66,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the value of a field of a hash.",
         hget,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hmget",
         -3,
         READONLY | FAST | TOUCHES_VALUE,
@@ -96,7 +77,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the values of several fields of a hash.",
         hmget,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hmset",
         -4,
         WRITE | DENYOOM | FAST,
@@ -106,7 +88,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets fields of a hash (the older form of HSET, answering OK).",
         hmset,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hgetall",
         2,
         READONLY | TOUCHES_VALUE,
@@ -116,7 +99,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns every field of a hash with its value.",
         hgetall,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hdel",
         -3,
         WRITE | FAST,
@@ -126,7 +110,8 @@ pub static COMMANDS: &[Command] = &[
         "Removes fields from a hash; returns how many were there.",
         hdel,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hexists",
         3,
         READONLY | FAST | TOUCHES_VALUE,
@@ -136,7 +121,8 @@ pub static COMMANDS: &[Command] = &[
         "Tells whether a hash has a field.",
         hexists,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hlen",
         2,
         READONLY | FAST,
@@ -146,7 +132,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the number of fields of a hash.",
         hlen,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hkeys",
         2,
         READONLY | TOUCHES_VALUE,
@@ -156,7 +143,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns every field name of a hash.",
         hkeys,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hvals",
         2,
         READONLY | TOUCHES_VALUE,
@@ -166,7 +154,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns every value of a hash.",
         hvals,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hincrby",
         4,
         WRITE | DENYOOM | FAST,
@@ -176,7 +165,8 @@ pub static COMMANDS: &[Command] = &[
         "Adds an integer to a field of a hash.",
         hincrby,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hincrbyfloat",
         4,
         WRITE | DENYOOM | FAST,
@@ -186,7 +176,8 @@ pub static COMMANDS: &[Command] = &[
         "Adds a floating-point number to a field of a hash.",
         hincrbyfloat,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hstrlen",
         3,
         READONLY | FAST | TOUCHES_VALUE,
@@ -196,7 +187,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the length of the value of a field of a hash.",
         hstrlen,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hscan",
         -3,
         READONLY | TOUCHES_VALUE,
@@ -206,7 +198,8 @@ pub static COMMANDS: &[Command] = &[
         "Iterates over the fields and values of a hash.",
         hscan,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hrandfield",
         -2,
         READONLY | TOUCHES_VALUE,

@@ -9,31 +9,8 @@ use crate::protocol::Reply;
 use crate::server::notify::GENERIC;
 use crate::store::glob::glob_match;
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "generic",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "generic";
 
 const TWO_KEYS: KeySpec = KeySpec {
     first: 1,
@@ -46,7 +23,8 @@ const WRITE_SLOW: &[&str] = &["keyspace", "write", "slow"];
 
 /// The generic key commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "del",
         -2,
         WRITE,
@@ -56,7 +34,8 @@ pub static COMMANDS: &[Command] = &[
         "Deletes keys.",
         del,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "unlink",
         -2,
         WRITE | FAST,
@@ -66,7 +45,8 @@ pub static COMMANDS: &[Command] = &[
         "Deletes keys (the memory is freed at once; there is no background freeing to ask for).",
         del,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "exists",
         -2,
         READONLY | FAST,
@@ -76,7 +56,8 @@ pub static COMMANDS: &[Command] = &[
         "Counts how many of the keys exist.",
         exists,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "touch",
         -2,
         READONLY | FAST | TOUCHES_VALUE,
@@ -86,7 +67,8 @@ pub static COMMANDS: &[Command] = &[
         "Counts the keys that exist, marking them as used.",
         touch,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "expire",
         -3,
         WRITE | FAST,
@@ -96,7 +78,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a key's time to live in seconds.",
         expire,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "pexpire",
         -3,
         WRITE | FAST,
@@ -106,7 +89,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a key's time to live in milliseconds.",
         pexpire,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "expireat",
         -3,
         WRITE | FAST,
@@ -116,7 +100,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a key's expiry as a Unix time in seconds.",
         expireat,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "pexpireat",
         -3,
         WRITE | FAST,
@@ -126,7 +111,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a key's expiry as a Unix time in milliseconds.",
         pexpireat,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "ttl",
         2,
         READONLY | FAST,
@@ -136,7 +122,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a key's time to live in seconds.",
         ttl,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "pttl",
         2,
         READONLY | FAST,
@@ -146,7 +133,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a key's time to live in milliseconds.",
         pttl,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "expiretime",
         2,
         READONLY | FAST,
@@ -156,7 +144,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a key's expiry as a Unix time in seconds.",
         expiretime,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "pexpiretime",
         2,
         READONLY | FAST,
@@ -166,7 +155,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a key's expiry as a Unix time in milliseconds.",
         pexpiretime,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "persist",
         2,
         WRITE | FAST,
@@ -176,7 +166,8 @@ pub static COMMANDS: &[Command] = &[
         "Removes a key's expiry.",
         persist,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "type",
         2,
         READONLY | FAST,
@@ -186,7 +177,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the type of a key's value.",
         type_,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "rename",
         3,
         WRITE,
@@ -196,7 +188,8 @@ pub static COMMANDS: &[Command] = &[
         "Renames a key, replacing the destination.",
         rename,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "renamenx",
         3,
         WRITE | FAST,
@@ -206,7 +199,8 @@ pub static COMMANDS: &[Command] = &[
         "Renames a key only if the new name is free.",
         renamenx,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "copy",
         -3,
         WRITE | DENYOOM,
@@ -216,7 +210,8 @@ pub static COMMANDS: &[Command] = &[
         "Copies a key's value, optionally to another database.",
         copy,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "keys",
         2,
         READONLY,
@@ -226,7 +221,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns every key matching a pattern.",
         keys,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "scan",
         -2,
         READONLY,
@@ -236,7 +232,8 @@ pub static COMMANDS: &[Command] = &[
         "Iterates over the keys of the database.",
         scan,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "randomkey",
         1,
         READONLY,

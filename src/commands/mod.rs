@@ -130,6 +130,34 @@ pub struct Command {
 }
 
 impl Command {
+    /// A row of the table for a command without subcommands, in Redis's command group `group`.
+    // One argument per column of the table.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn leaf(
+        group: &'static str,
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: KeySpec,
+        acl: &'static [&'static str],
+        since: &'static str,
+        summary: &'static str,
+        handler: Handler,
+    ) -> Command {
+        Command {
+            name,
+            arity,
+            flags,
+            keys,
+            acl,
+            group,
+            since,
+            summary,
+            handler,
+            subcommands: &[],
+        }
+    }
+
     /// Does `argc` satisfy the arity?
     pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i64;

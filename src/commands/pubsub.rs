@@ -22,18 +22,9 @@ const fn cmd(
     summary: &'static str,
     handler: super::Handler,
 ) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: NO_KEYS,
-        acl,
-        group: "pubsub",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
+    Command::leaf(
+        "pubsub", name, arity, flags, NO_KEYS, acl, since, summary, handler,
+    )
 }
 
 const SUBSCRIBING: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK;

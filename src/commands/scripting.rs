@@ -34,7 +34,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::flags::*;
-use super::{Args, Command, Ctx, KeySpec, NO_KEYS};
+use super::{Args, Command, Ctx, NO_KEYS};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 
@@ -252,31 +252,8 @@ impl Drop for Running<'_> {
     }
 }
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "scripting",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "scripting";
 
 const SCRIPTING: &[&str] = &["slow", "scripting"];
 /// EVAL's flags: never from a script, runs alone against the whole keyspace.
@@ -284,7 +261,8 @@ const EVAL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | EXCLUSIVE;
 
 /// The scripting commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "eval",
         -3,
         EVAL_FLAGS,
@@ -294,7 +272,8 @@ pub static COMMANDS: &[Command] = &[
         "Runs a Lua script on the server.",
         eval,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "evalsha",
         -3,
         EVAL_FLAGS,
@@ -304,7 +283,8 @@ pub static COMMANDS: &[Command] = &[
         "Runs a cached Lua script by its SHA1.",
         evalsha,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "eval_ro",
         -3,
         READONLY | EVAL_FLAGS,
@@ -314,7 +294,8 @@ pub static COMMANDS: &[Command] = &[
         "Runs a read-only Lua script.",
         eval_ro,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "evalsha_ro",
         -3,
         READONLY | EVAL_FLAGS,
@@ -339,7 +320,8 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static SCRIPT_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "debug",
         3,
         NOSCRIPT,
@@ -349,7 +331,8 @@ static SCRIPT_SUBCOMMANDS: &[Command] = &[
         "Sets the debug mode of scripts (sesame has no script debugger).",
         script_debug,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "exists",
         -3,
         NOSCRIPT,
@@ -359,7 +342,8 @@ static SCRIPT_SUBCOMMANDS: &[Command] = &[
         "Tells which SHA1s are in the script cache.",
         script_exists,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "flush",
         -2,
         NOSCRIPT,
@@ -369,7 +353,8 @@ static SCRIPT_SUBCOMMANDS: &[Command] = &[
         "Empties the script cache and resets the interpreter.",
         script_flush,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "help",
         2,
         LOADING | STALE,
@@ -379,7 +364,8 @@ static SCRIPT_SUBCOMMANDS: &[Command] = &[
         "Shows helpful text about the SCRIPT subcommands.",
         script_help,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "kill",
         2,
         NOSCRIPT | ALLOW_BUSY,
@@ -389,7 +375,8 @@ static SCRIPT_SUBCOMMANDS: &[Command] = &[
         "Stops the running script, if it has not written.",
         script_kill,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "load",
         3,
         NOSCRIPT | STALE,

@@ -27,31 +27,8 @@ use crate::server::notify;
 use crate::store::glob::glob_match;
 use crate::store::{Entry, Locked, Member, Set, Value};
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "set",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "set";
 
 const READ_FAST: &[&str] = &["read", "set", "fast"];
 const READ_SLOW: &[&str] = &["read", "set", "slow"];
@@ -65,7 +42,8 @@ const TWO_KEYS: KeySpec = KeySpec {
 
 /// The set commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "sadd",
         -3,
         WRITE | DENYOOM | FAST,
@@ -75,7 +53,8 @@ pub static COMMANDS: &[Command] = &[
         "Adds members to a set; returns how many were new.",
         sadd,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "srem",
         -3,
         WRITE | FAST,
@@ -85,7 +64,8 @@ pub static COMMANDS: &[Command] = &[
         "Removes members from a set; returns how many were there.",
         srem,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "smembers",
         2,
         READONLY | TOUCHES_VALUE,
@@ -95,7 +75,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns every member of a set.",
         smembers,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sismember",
         3,
         READONLY | FAST | TOUCHES_VALUE,
@@ -105,7 +86,8 @@ pub static COMMANDS: &[Command] = &[
         "Tells whether a value is a member of a set.",
         sismember,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "smismember",
         -3,
         READONLY | FAST | TOUCHES_VALUE,
@@ -115,7 +97,8 @@ pub static COMMANDS: &[Command] = &[
         "Tells, for each of several values, whether it is a member of a set.",
         smismember,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "scard",
         2,
         READONLY | FAST,
@@ -125,7 +108,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the number of members of a set.",
         scard,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "spop",
         -2,
         WRITE | FAST,
@@ -135,7 +119,8 @@ pub static COMMANDS: &[Command] = &[
         "Removes and returns random members of a set.",
         spop,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "srandmember",
         -2,
         READONLY | TOUCHES_VALUE,
@@ -145,7 +130,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns random members of a set without removing them.",
         srandmember,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "smove",
         4,
         WRITE | FAST,
@@ -155,7 +141,8 @@ pub static COMMANDS: &[Command] = &[
         "Moves a member from one set to another.",
         smove,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sscan",
         -3,
         READONLY | TOUCHES_VALUE,
@@ -165,7 +152,8 @@ pub static COMMANDS: &[Command] = &[
         "Iterates over the members of a set.",
         sscan,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sinter",
         -2,
         READONLY | TOUCHES_VALUE,
@@ -175,7 +163,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the members common to every given set.",
         sinter,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sunion",
         -2,
         READONLY | TOUCHES_VALUE,
@@ -185,7 +174,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the members of any of the given sets.",
         sunion,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sdiff",
         -2,
         READONLY | TOUCHES_VALUE,
@@ -195,7 +185,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the members of the first set that are in none of the others.",
         sdiff,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sinterstore",
         -3,
         WRITE | DENYOOM | TOUCHES_VALUE,
@@ -205,7 +196,8 @@ pub static COMMANDS: &[Command] = &[
         "Stores the intersection of sets in a key; returns its size.",
         sinterstore,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sunionstore",
         -3,
         WRITE | DENYOOM | TOUCHES_VALUE,
@@ -215,7 +207,8 @@ pub static COMMANDS: &[Command] = &[
         "Stores the union of sets in a key; returns its size.",
         sunionstore,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sdiffstore",
         -3,
         WRITE | DENYOOM | TOUCHES_VALUE,
@@ -225,7 +218,8 @@ pub static COMMANDS: &[Command] = &[
         "Stores the difference of sets in a key; returns its size.",
         sdiffstore,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "sintercard",
         -3,
         READONLY | TOUCHES_VALUE,

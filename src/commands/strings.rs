@@ -17,31 +17,8 @@ use crate::store::{parse_canonical_i64, Entry, Locked, Value};
 /// Largest string a command may create (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: u64 = 512 * 1024 * 1024;
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "string",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "string";
 
 const READ: &[&str] = &["read", "string", "fast"];
 const WRITE_FAST: &[&str] = &["write", "string", "fast"];
@@ -54,7 +31,8 @@ const PAIRS: KeySpec = KeySpec {
 
 /// The string commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "get",
         2,
         READONLY | FAST | TOUCHES_VALUE,
@@ -64,7 +42,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the string value of a key.",
         get,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "set",
         -3,
         WRITE | DENYOOM,
@@ -74,7 +53,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets the string value of a key, with optional expiry and conditions.",
         set,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "setex",
         4,
         WRITE | DENYOOM,
@@ -84,7 +64,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a value and its expiry in seconds.",
         setex,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "psetex",
         4,
         WRITE | DENYOOM,
@@ -94,7 +75,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a value and its expiry in milliseconds.",
         psetex,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "setnx",
         3,
         WRITE | DENYOOM | FAST,
@@ -104,7 +86,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a value only if the key does not exist.",
         setnx,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "getex",
         -2,
         WRITE | FAST | TOUCHES_VALUE,
@@ -114,7 +97,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a value and optionally changes its expiry.",
         getex,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "getdel",
         2,
         WRITE | FAST,
@@ -124,7 +108,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a value and deletes the key.",
         getdel,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "getset",
         3,
         WRITE | DENYOOM | FAST,
@@ -134,7 +119,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets a value and returns the previous one.",
         getset,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "mget",
         -2,
         READONLY | FAST | TOUCHES_VALUE,
@@ -144,7 +130,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the values of several keys.",
         mget,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "mset",
         -3,
         WRITE | DENYOOM,
@@ -154,7 +141,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets several keys atomically.",
         mset,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "msetnx",
         -3,
         WRITE | DENYOOM,
@@ -164,7 +152,8 @@ pub static COMMANDS: &[Command] = &[
         "Sets several keys atomically, only if none exists.",
         msetnx,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "append",
         3,
         WRITE | DENYOOM | FAST,
@@ -174,7 +163,8 @@ pub static COMMANDS: &[Command] = &[
         "Appends to a value; returns the new length.",
         append,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "strlen",
         2,
         READONLY | FAST | TOUCHES_VALUE,
@@ -184,7 +174,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns the length of a value.",
         strlen,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "incr",
         2,
         WRITE | DENYOOM | FAST,
@@ -194,7 +185,8 @@ pub static COMMANDS: &[Command] = &[
         "Increments an integer value by one.",
         incr,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "decr",
         2,
         WRITE | DENYOOM | FAST,
@@ -204,7 +196,8 @@ pub static COMMANDS: &[Command] = &[
         "Decrements an integer value by one.",
         decr,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "incrby",
         3,
         WRITE | DENYOOM | FAST,
@@ -214,7 +207,8 @@ pub static COMMANDS: &[Command] = &[
         "Increments an integer value.",
         incrby,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "decrby",
         3,
         WRITE | DENYOOM | FAST,
@@ -224,7 +218,8 @@ pub static COMMANDS: &[Command] = &[
         "Decrements an integer value.",
         decrby,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "incrbyfloat",
         3,
         WRITE | DENYOOM | FAST,
@@ -234,7 +229,8 @@ pub static COMMANDS: &[Command] = &[
         "Increments a floating-point value.",
         incrbyfloat,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "getrange",
         4,
         READONLY | TOUCHES_VALUE,
@@ -244,7 +240,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a substring of a value.",
         getrange,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "substr",
         4,
         READONLY | TOUCHES_VALUE,
@@ -254,7 +251,8 @@ pub static COMMANDS: &[Command] = &[
         "Returns a substring of a value (old name of GETRANGE).",
         getrange,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "setrange",
         4,
         WRITE | DENYOOM,

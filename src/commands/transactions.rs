@@ -8,42 +8,20 @@
 //! expiry, FLUSH*, SWAPDB) marks the connection dirty and EXEC answers a null array.
 
 use super::flags::*;
-use super::{call_queued, Args, Command, Ctx, KeySpec, ALL_KEYS, NO_KEYS};
+use super::{call_queued, Args, Command, Ctx, ALL_KEYS, NO_KEYS};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group: "transactions",
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "transactions";
 
 const CONTROL: u32 = NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY;
 const FAST_TX: &[&str] = &["fast", "transaction"];
 
 /// The transaction commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "multi",
         1,
         CONTROL | NOT_QUEUED,
@@ -53,7 +31,8 @@ pub static COMMANDS: &[Command] = &[
         "Starts a transaction.",
         multi,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "exec",
         1,
         NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | NOT_QUEUED | EXCLUSIVE,
@@ -63,7 +42,8 @@ pub static COMMANDS: &[Command] = &[
         "Runs the queued commands of a transaction.",
         exec,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "discard",
         1,
         CONTROL | NOT_QUEUED,
@@ -73,7 +53,8 @@ pub static COMMANDS: &[Command] = &[
         "Drops the queued commands of a transaction.",
         discard,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "watch",
         -2,
         CONTROL | NOT_QUEUED,
@@ -83,7 +64,8 @@ pub static COMMANDS: &[Command] = &[
         "Makes the next EXEC fail if any of these keys changes.",
         watch,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "unwatch",
         1,
         CONTROL,
