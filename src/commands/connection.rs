@@ -12,27 +12,8 @@ use crate::error::CmdError;
 use crate::protocol::{Protocol, Reply};
 use crate::server::ReplyMode;
 
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command::leaf(
-        "connection",
-        name,
-        arity,
-        flags,
-        NO_KEYS,
-        acl,
-        since,
-        summary,
-        handler,
-    )
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "connection";
 
 const CONN_FAST: &[&str] = &["fast", "connection"];
 const CONN_SLOW: &[&str] = &["slow", "connection"];
@@ -42,64 +23,78 @@ const ADMIN_ACL: &[&str] = &["admin", "slow", "dangerous", "connection"];
 
 /// The connection commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "ping",
         -1,
         FAST | SUBSCRIBED_OK,
+        NO_KEYS,
         CONN_FAST,
         "1.0.0",
         "Returns PONG, or the message given.",
         ping,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "echo",
         2,
         FAST,
+        NO_KEYS,
         CONN_FAST,
         "1.0.0",
         "Returns the message given.",
         echo,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "hello",
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
         CONN_FAST,
         "6.0.0",
         "Chooses the protocol version, optionally authenticating and naming the connection.",
         hello,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "auth",
         -2,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
         CONN_FAST,
         "1.0.0",
         "Authenticates the connection.",
         auth,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "select",
         2,
         LOADING | STALE | FAST,
+        NO_KEYS,
         CONN_FAST,
         "1.0.0",
         "Changes the connection's database.",
         select,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "quit",
         -1,
         ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | NOT_QUEUED,
+        NO_KEYS,
         CONN_FAST,
         "1.0.0",
         "Closes the connection after replying.",
         quit,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "reset",
         1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK | NOT_QUEUED,
+        NO_KEYS,
         CONN_FAST,
         "6.2.0",
         "Resets the connection to its initial state.",
@@ -120,91 +115,111 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static CLIENT_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "id",
         2,
         CLIENT_FLAGS,
+        NO_KEYS,
         CONN_SLOW,
         "5.0.0",
         "Returns the connection's unique id.",
         client_id,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "setname",
         3,
         CLIENT_FLAGS,
+        NO_KEYS,
         CONN_SLOW,
         "2.6.9",
         "Names the connection.",
         client_setname,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "getname",
         2,
         CLIENT_FLAGS,
+        NO_KEYS,
         CONN_SLOW,
         "2.6.9",
         "Returns the connection's name.",
         client_getname,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "setinfo",
         4,
         CLIENT_FLAGS,
+        NO_KEYS,
         CONN_SLOW,
         "7.2.0",
         "Records the client library's name or version.",
         client_setinfo,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "list",
         -2,
         ADMIN_FLAGS,
+        NO_KEYS,
         ADMIN_ACL,
         "2.4.0",
         "Describes every connection.",
         client_list,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "info",
         2,
         CLIENT_FLAGS,
+        NO_KEYS,
         CONN_SLOW,
         "6.2.0",
         "Describes this connection.",
         client_info,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "kill",
         -3,
         ADMIN_FLAGS,
+        NO_KEYS,
         ADMIN_ACL,
         "2.4.0",
         "Closes connections.",
         client_kill,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "no-evict",
         3,
         ADMIN_FLAGS,
+        NO_KEYS,
         ADMIN_ACL,
         "7.0.0",
         "Exempts the connection from eviction (accepted; sesame never evicts clients).",
         client_no_evict,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "reply",
         3,
         CLIENT_FLAGS,
+        NO_KEYS,
         CONN_SLOW,
         "3.2.0",
         "Turns replies to this connection on or off.",
         client_reply,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "help",
         2,
         LOADING | STALE,
+        NO_KEYS,
         CONN_SLOW,
         "5.0.0",
         "Lists the CLIENT subcommands.",

@@ -612,11 +612,8 @@ mod tests {
 
 #[cfg(test)]
 mod server_tests {
-    use bytes::BytesMut;
-
-    use crate::commands::{dispatch, Ctx};
     use crate::protocol::Protocol;
-    use crate::server::{ClientState, Config, Shared};
+    use crate::server::{Config, Shared};
     use crate::store::Clock;
 
     fn shared() -> Shared {
@@ -630,18 +627,8 @@ mod server_tests {
     }
 
     fn run(shared: &Shared, proto: Protocol, words: &[&str]) -> String {
-        let addr = "127.0.0.1:5000".parse().unwrap();
-        let registration = shared.clients.register(addr, addr, 100).unwrap();
-        let mut client = ClientState::new(registration.handle.clone(), true);
-        client.protocol = proto;
-        let argv = words
-            .iter()
-            .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        let reply = dispatch(&mut Ctx::new(shared, &mut client), argv);
-        let mut out = BytesMut::new();
-        reply.encode(&mut out, proto);
-        String::from_utf8_lossy(&out).into_owned()
+        String::from_utf8_lossy(&crate::commands::run_as_new_client(shared, proto, words))
+            .into_owned()
     }
 
     fn run2(shared: &Shared, words: &[&str]) -> String {

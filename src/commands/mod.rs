@@ -546,6 +546,27 @@ pub fn resolve(argv: &[Bytes]) -> Result<(Option<&'static Command>, &'static Com
     }
 }
 
+/// Runs one command as a fresh client speaking `proto` and returns the encoded reply (for the
+/// families' unit tests).
+#[cfg(test)]
+pub(crate) fn run_as_new_client(shared: &Shared, proto: Protocol, words: &[&str]) -> Vec<u8> {
+    let addr = "127.0.0.1:5000".parse().expect("address");
+    let registration = shared
+        .clients
+        .register(addr, addr, 100)
+        .expect("room for a client");
+    let mut client = ClientState::new(registration.handle.clone(), true);
+    client.protocol = proto;
+    let argv = words
+        .iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect();
+    let reply = dispatch(&mut Ctx::new(shared, &mut client), argv);
+    let mut out = bytes::BytesMut::new();
+    reply.encode(&mut out, proto);
+    out.to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,67 +11,64 @@ use super::{Args, Command, Ctx, NO_KEYS};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: &'static [&'static str],
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command::leaf(
-        "pubsub", name, arity, flags, NO_KEYS, acl, since, summary, handler,
-    )
-}
+/// The command group of this family, as COMMAND DOCS reports it.
+const GROUP: &str = "pubsub";
 
 const SUBSCRIBING: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK;
 const SLOW: &[&str] = &["pubsub", "slow"];
 
 /// The pub/sub commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "subscribe",
         -2,
         SUBSCRIBING,
+        NO_KEYS,
         SLOW,
         "2.0.0",
         "Listens for messages on channels.",
         subscribe,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "unsubscribe",
         -1,
         SUBSCRIBING,
+        NO_KEYS,
         SLOW,
         "2.0.0",
         "Stops listening on channels (all without arguments).",
         unsubscribe,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "psubscribe",
         -2,
         SUBSCRIBING,
+        NO_KEYS,
         SLOW,
         "2.0.0",
         "Listens for messages on channels matching glob patterns.",
         psubscribe,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "punsubscribe",
         -1,
         SUBSCRIBING,
+        NO_KEYS,
         SLOW,
         "2.0.0",
         "Stops listening on patterns (all without arguments).",
         punsubscribe,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "publish",
         3,
         PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        NO_KEYS,
         &["pubsub", "fast"],
         "2.0.0",
         "Sends a message to a channel; returns how many received it.",
@@ -92,37 +89,45 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static PUBSUB_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        GROUP,
         "channels",
         -2,
         PUBSUB | LOADING | STALE,
+        NO_KEYS,
         SLOW,
         "2.8.0",
         "Lists the channels with subscribers, optionally matching a pattern.",
         pubsub_channels,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "numsub",
         -2,
         PUBSUB | LOADING | STALE,
+        NO_KEYS,
         SLOW,
         "2.8.0",
         "Counts the subscribers of channels.",
         pubsub_numsub,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "numpat",
         2,
         PUBSUB | LOADING | STALE,
+        NO_KEYS,
         SLOW,
         "2.8.0",
         "Counts the patterns subscribed to.",
         pubsub_numpat,
     ),
-    cmd(
+    Command::leaf(
+        GROUP,
         "help",
         2,
         LOADING | STALE,
+        NO_KEYS,
         SLOW,
         "6.2.0",
         "Lists the PUBSUB subcommands.",

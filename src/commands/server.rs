@@ -34,33 +34,6 @@ use crate::server::{ReplyMode, Shared, SWEEP_INTERVAL_MS};
 use crate::store::glob::glob_match;
 use crate::store::{unix_us, Entry, SlideRules, Value};
 
-// One argument per column of the table.
-#[allow(clippy::too_many_arguments)]
-const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: KeySpec,
-    acl: &'static [&'static str],
-    group: &'static str,
-    since: &'static str,
-    summary: &'static str,
-    handler: super::Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        acl,
-        group,
-        since,
-        summary,
-        handler,
-        subcommands: &[],
-    }
-}
-
 /// A container command (CONFIG, OBJECT, …): Redis reports it with no flags, no keys and only
 /// `@slow`; its subcommands carry the real flags.
 const fn container(
@@ -103,13 +76,13 @@ const ANYTIME: u32 = LOADING | STALE;
 
 /// The server commands.
 pub static COMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        "server",
         "info",
         -1,
         ANYTIME,
         NO_KEYS,
         &["slow", "dangerous"],
-        "server",
         "1.0.0",
         "Reports the server's state and counters, by section.",
         info,
@@ -133,79 +106,79 @@ pub static COMMANDS: &[Command] = &[
         handler: command_all,
         subcommands: COMMAND_SUBCOMMANDS,
     },
-    cmd(
+    Command::leaf(
+        "server",
         "dbsize",
         1,
         READONLY | FAST,
         NO_KEYS,
         &["keyspace", "read", "fast"],
-        "server",
         "1.0.0",
         "Counts the keys of the selected database.",
         dbsize,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "flushdb",
         -1,
         WRITE,
         NO_KEYS,
         &["keyspace", "write", "slow", "dangerous"],
-        "server",
         "1.0.0",
         "Deletes every key of the selected database.",
         flushdb,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "flushall",
         -1,
         WRITE,
         NO_KEYS,
         &["keyspace", "write", "slow", "dangerous"],
-        "server",
         "1.0.0",
         "Deletes every key of every database.",
         flushall,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "swapdb",
         3,
         WRITE | FAST,
         NO_KEYS,
         &["keyspace", "write", "fast", "dangerous"],
-        "server",
         "4.0.0",
         "Exchanges the contents of two databases.",
         swapdb,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "time",
         1,
         ANYTIME | FAST,
         NO_KEYS,
         &["fast"],
-        "server",
         "2.6.0",
         "Returns the server's clock as Unix seconds and microseconds.",
         time,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "lastsave",
         1,
         ANYTIME | FAST,
         NO_KEYS,
         &["admin", "fast", "dangerous"],
-        "server",
         "1.0.0",
         "Returns the Unix time of the last save; sesame never saves, so this is its start time.",
         lastsave,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "shutdown",
         -1,
         ADMIN_FLAGS | NO_MULTI | ALLOW_BUSY,
         NO_KEYS,
         ADMIN_ACL,
-        "server",
         "1.0.0",
         "Stops the server (sesame holds nothing to save first).",
         shutdown,
@@ -231,35 +204,35 @@ pub static COMMANDS: &[Command] = &[
         "Cluster management; refused, sesame is a standalone server.",
         CLUSTER_SUBCOMMANDS,
     ),
-    cmd(
+    Command::leaf(
+        "cluster",
         "readonly",
         1,
         ANYTIME | FAST,
         NO_KEYS,
         CLUSTER_FAST,
-        "cluster",
         "3.0.0",
         "Allows reads from a cluster replica; refused, sesame is a standalone server.",
         cluster_disabled,
     ),
-    cmd(
+    Command::leaf(
+        "cluster",
         "readwrite",
         1,
         ANYTIME | FAST,
         NO_KEYS,
         CLUSTER_FAST,
-        "cluster",
         "3.0.0",
         "Undoes READONLY on a cluster replica; refused, sesame is a standalone server.",
         cluster_disabled,
     ),
-    cmd(
+    Command::leaf(
+        "cluster",
         "asking",
         1,
         FAST,
         NO_KEYS,
         CLUSTER_FAST,
-        "cluster",
         "3.0.0",
         "Follows a cluster ASK redirection; refused, sesame is a standalone server.",
         cluster_disabled,
@@ -267,57 +240,57 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static CONFIG_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        "server",
         "get",
         -3,
         ADMIN_FLAGS,
         NO_KEYS,
         ADMIN_ACL,
-        "server",
         "2.0.0",
         "Returns the parameters whose names match glob patterns, with their values.",
         config_get,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "set",
         -4,
         ADMIN_FLAGS,
         NO_KEYS,
         ADMIN_ACL,
-        "server",
         "2.0.0",
         "Changes parameters, all of them or none.",
         config_set,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "resetstat",
         2,
         ADMIN_FLAGS,
         NO_KEYS,
         ADMIN_ACL,
-        "server",
         "2.0.0",
         "Zeroes the counters INFO reports.",
         config_resetstat,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "rewrite",
         2,
         ADMIN_FLAGS,
         NO_KEYS,
         ADMIN_ACL,
-        "server",
         "2.8.0",
         "Would write the running configuration to its file; sesame refuses.",
         config_rewrite,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "help",
         2,
         ANYTIME,
         NO_KEYS,
         SLOW,
-        "server",
         "5.0.0",
         "Lists the CONFIG subcommands.",
         config_help,
@@ -325,79 +298,79 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
 ];
 
 static COMMAND_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        "server",
         "count",
         2,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "2.8.13",
         "Counts the commands the server knows.",
         command_count,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "docs",
         -2,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "7.0.0",
         "Returns the documentation of commands.",
         command_docs,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "getkeys",
         -4,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "2.8.13",
         "Returns the keys a full command names.",
         command_getkeys,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "getkeysandflags",
         -4,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "7.0.0",
         "Returns the keys a full command names and how it uses each.",
         command_getkeysandflags,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "help",
         2,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "5.0.0",
         "Lists the COMMAND subcommands.",
         command_help,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "info",
         -2,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "2.8.13",
         "Describes the named commands, or all of them.",
         command_info,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "list",
         -2,
         ANYTIME,
         NO_KEYS,
         INTROSPECT,
-        "server",
         "7.0.0",
         "Names the commands, optionally filtered.",
         command_list,
@@ -405,57 +378,57 @@ static COMMAND_SUBCOMMANDS: &[Command] = &[
 ];
 
 static OBJECT_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        "generic",
         "encoding",
         3,
         READONLY,
         SUB_KEY,
         KEY_READ_SLOW,
-        "generic",
         "2.2.3",
         "Names the internal representation of a key's value.",
         object_encoding,
     ),
-    cmd(
+    Command::leaf(
+        "generic",
         "freq",
         3,
         READONLY,
         SUB_KEY,
         KEY_READ_SLOW,
-        "generic",
         "4.0.0",
         "Access frequency of a key; refused without an LFU eviction policy.",
         object_freq,
     ),
-    cmd(
+    Command::leaf(
+        "generic",
         "help",
         2,
         ANYTIME,
         NO_KEYS,
         &["keyspace", "slow"],
-        "generic",
         "6.2.0",
         "Lists the OBJECT subcommands.",
         object_help,
     ),
-    cmd(
+    Command::leaf(
+        "generic",
         "idletime",
         3,
         READONLY,
         SUB_KEY,
         KEY_READ_SLOW,
-        "generic",
         "2.2.3",
         "Seconds since a key was last used; sesame does not track it and answers 0.",
         object_idletime,
     ),
-    cmd(
+    Command::leaf(
+        "generic",
         "refcount",
         3,
         READONLY,
         SUB_KEY,
         KEY_READ_SLOW,
-        "generic",
         "2.2.3",
         "Counts the references to a key's value.",
         object_refcount,
@@ -463,24 +436,24 @@ static OBJECT_SUBCOMMANDS: &[Command] = &[
 ];
 
 static MEMORY_SUBCOMMANDS: &[Command] = &[
-    cmd(
+    Command::leaf(
+        "server",
         "help",
         2,
         ANYTIME,
         NO_KEYS,
         SLOW,
-        "server",
         "4.0.0",
         "Lists the MEMORY subcommands.",
         memory_help,
     ),
-    cmd(
+    Command::leaf(
+        "server",
         "usage",
         -3,
         READONLY,
         SUB_KEY,
         &["read", "slow"],
-        "server",
         "4.0.0",
         "Estimates the bytes a key and its value occupy.",
         memory_usage,
@@ -502,13 +475,13 @@ const fn cluster(
     } else {
         (STALE, SLOW)
     };
-    cmd(
+    Command::leaf(
+        "cluster",
         name,
         arity,
         flags,
         NO_KEYS,
         acl,
-        "cluster",
         since,
         summary,
         cluster_disabled,
@@ -2751,21 +2724,7 @@ mod tests {
         Shared::new(config, 6379, Clock::manual(1_700_000_000_000))
     }
 
-    /// Runs one command as a fresh client speaking `proto` and returns the encoded reply.
-    fn run(shared: &Shared, proto: Protocol, words: &[&str]) -> Vec<u8> {
-        let addr = "127.0.0.1:5000".parse().unwrap();
-        let registration = shared.clients.register(addr, addr, 100).unwrap();
-        let mut client = ClientState::new(registration.handle.clone(), true);
-        client.protocol = proto;
-        let argv = words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
-        let reply = dispatch(&mut Ctx::new(shared, &mut client), argv);
-        let mut out = BytesMut::new();
-        reply.encode(&mut out, proto);
-        out.to_vec()
-    }
+    use crate::commands::run_as_new_client as run;
 
     fn run2(shared: &Shared, words: &[&str]) -> String {
         String::from_utf8(run(shared, Protocol::Resp2, words)).unwrap()
