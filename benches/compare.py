@@ -15,6 +15,7 @@ per core. Machines here are noisy: read the ratios, not the absolute numbers.
 
     python3 benches/compare.py                 # throughput/latency/CPU, 3 rounds
     python3 benches/compare.py --memory        # plus memory per key
+    python3 benches/compare.py --memory-only   # memory per key alone
     python3 benches/compare.py --quick         # 1 round, fewer requests (a smoke test)
 """
 
@@ -202,6 +203,7 @@ def main():
     parser.add_argument("--requests", type=int, default=200_000, help="per run (×8 for -P16 workloads)")
     parser.add_argument("--memory", action="store_true", help="also measure memory per key")
     parser.add_argument("--memory-keys", type=int, default=1_000_000)
+    parser.add_argument("--memory-only", action="store_true", help="only measure memory per key")
     parser.add_argument("--quick", action="store_true", help="1 round of 20 000 requests")
     parser.add_argument("--sesame-bin", default=os.path.join(ROOT, "target", "release", "sesame"))
     args = parser.parse_args()
@@ -214,6 +216,9 @@ def main():
     print(f"{time.strftime('%Y-%m-%d')} · {os.cpu_count()} CPUs ({model}) · servers on CPU 0, "
           f"redis-benchmark on CPU 1 · sesame --threads 1 · {args.rounds} rounds A B A B, medians")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.memory_only:
+            memory(args.sesame_bin, tmp, args.memory_keys)
+            return
         redis, sesame = start_servers(args.sesame_bin, tmp)
         try:
             for server in (redis, sesame):

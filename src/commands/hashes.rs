@@ -213,10 +213,7 @@ pub static COMMANDS: &[Command] = &[
 
 /// The hash held by `entry`, or WRONGTYPE.
 fn hash_in(entry: &mut Entry) -> Result<&mut Hash, CmdError> {
-    match &mut entry.value {
-        Value::Hash(h) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
+    entry.hash_mut().ok_or(CmdError::WrongType)
 }
 
 /// The hash at `key` for a command that reads it (None when the key is missing).

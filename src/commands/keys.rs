@@ -337,7 +337,7 @@ fn expire_generic(
     let Some(entry) = locked.peek(&key) else {
         return Ok(Reply::Integer(0));
     };
-    let current = entry.expires_at;
+    let current = entry.expires_at();
     let refused = (cond.nx && current != 0)
         || (cond.xx && current == 0)
         || (cond.gt && (current == 0 || when <= current as i64))
@@ -385,13 +385,13 @@ fn ttl_generic(
     let Some(entry) = locked.peek(&key) else {
         return Ok(Reply::Integer(-2));
     };
-    if entry.expires_at == 0 {
+    if entry.expires_at() == 0 {
         return Ok(Reply::Integer(-1));
     }
     let ms = if absolute {
-        entry.expires_at
+        entry.expires_at()
     } else {
-        entry.expires_at.saturating_sub(now)
+        entry.expires_at().saturating_sub(now)
     } as i64;
     Ok(Reply::Integer(if millis { ms } else { (ms + 500) / 1000 }))
 }
@@ -416,7 +416,7 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let mut locked = ctx.lock([&key]);
     match locked.peek(&key) {
-        Some(entry) if entry.expires_at != 0 => {
+        Some(entry) if entry.expires_at() != 0 => {
             locked.set_expires_at(&key, 0);
             ctx.modified(GENERIC, "persist", &key);
             Ok(Reply::Integer(1))
@@ -428,7 +428,7 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
 fn type_(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let mut locked = ctx.lock([&key]);
-    let name = locked.peek(&key).map_or("none", |e| e.value.type_name());
+    let name = locked.peek(&key).map_or("none", |e| e.value().type_name());
     Ok(Reply::simple(name))
 }
 
@@ -446,10 +446,9 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> Result<Reply, Cmd
     if nx && locked.exists(&to) {
         return Ok(Reply::Integer(0));
     }
-    let mut entry = locked.remove(&from).expect("checked above");
+    let entry = locked.remove(&from).expect("checked above");
     ctx.modified(GENERIC, "rename_from", &from);
-    entry.key = Bytes::copy_from_slice(&to);
-    locked.insert_entry(entry);
+    locked.insert_entry(entry.renamed(&to));
     ctx.modified(GENERIC, "rename_to", &to);
     Ok(if nx { Reply::Integer(1) } else { Reply::ok() })
 }
@@ -490,8 +489,7 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let Some(entry) = locked.peek(&from) else {
         return Ok(Reply::Integer(0));
     };
-    let mut copied = entry.clone();
-    copied.key = Bytes::copy_from_slice(&to);
+    let copied = entry.clone().renamed(&to);
     locked.db = dst_db;
     if locked.exists(&to) {
         if !replace {
@@ -588,10 +586,10 @@ fn scan(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let (next, keys) = ctx.store().scan(ctx.db(), cursor, o.count, |entry| {
         o.pattern
             .as_ref()
-            .is_none_or(|p| glob_match(p, &entry.key, false))
+            .is_none_or(|p| glob_match(p, entry.key(), false))
             && o.type_name
                 .as_ref()
-                .is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()))
+                .is_none_or(|t| t.eq_ignore_ascii_case(entry.value().type_name().as_bytes()))
     });
     Ok(Reply::Array(vec![
         Reply::Bulk(Bytes::from(next.to_string())),

@@ -32,7 +32,7 @@ use crate::protocol::decode::MAX_BULK_LEN;
 use crate::protocol::Reply;
 use crate::server::{ReplyMode, Shared, SWEEP_INTERVAL_MS};
 use crate::store::glob::glob_match;
-use crate::store::{unix_us, Entry, SlideRules, Value};
+use crate::store::{unix_us, Entry, Hash, Set, SlideRules, ValueRef};
 
 /// A container command (CONFIG, OBJECT, …): Redis reports it with no flags, no keys and only
 /// `@slow`; its subcommands carry the real flags.
@@ -2604,8 +2604,8 @@ const SHARED_INTEGERS: i64 = 10_000;
 /// OBJECT REFCOUNT key: 1, or 2147483647 for a small integer that Redis would keep as one
 /// shared object; null for a missing key.
 fn object_refcount(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
-    let count = object_lookup(ctx, args, |e| match &e.value {
-        Value::Str(s) if e.encoding() == "int" => {
+    let count = object_lookup(ctx, args, |e| match e.value() {
+        ValueRef::Str(s) if e.encoding() == "int" => {
             let n = crate::store::parse_canonical_i64(s).unwrap_or(-1);
             if (0..SHARED_INTEGERS).contains(&n) {
                 i64::from(i32::MAX)
@@ -2662,16 +2662,17 @@ fn heap_block(n: usize) -> usize {
     }
 }
 
-/// An estimate of the memory one entry takes: its slot in the shard's table (the entry itself
-/// plus the table's control byte) and the heap blocks of its key and value. Wheel timers and the
-/// table's spare capacity are shared by all keys and not counted.
+/// An estimate of the memory one entry takes: its slot in the shard's table (the entry's pointer
+/// plus the table's control byte), its block (header, key, a string's bytes) and a hash's or
+/// set's heap. Wheel timers and the table's spare capacity are shared by all keys and not
+/// counted.
 pub fn entry_usage(entry: &Entry) -> usize {
-    let value = match &entry.value {
-        Value::Str(s) => heap_block(s.len()),
-        Value::Hash(h) => h.heap_usage(heap_block),
-        Value::Set(s) => s.heap_usage(heap_block),
+    let collection = match entry.value() {
+        ValueRef::Str(_) => 0,
+        ValueRef::Hash(h) => heap_block(std::mem::size_of::<Hash>()) + h.heap_usage(heap_block),
+        ValueRef::Set(s) => heap_block(std::mem::size_of::<Set>()) + s.heap_usage(heap_block),
     };
-    std::mem::size_of::<Entry>() + 1 + heap_block(entry.key.len()) + value
+    std::mem::size_of::<Entry>() + 1 + heap_block(entry.block_size()) + collection
 }
 
 /// MEMORY USAGE key [SAMPLES count]: an estimate in bytes of what the key and its value occupy
@@ -2820,16 +2821,10 @@ mod tests {
     #[test]
     fn info_keyspace_lists_non_empty_databases() {
         let s = shared();
-        s.store
-            .lock(0, [b"a"])
-            .insert(b"a", Value::Str(Bytes::from_static(b"1")), 0);
+        s.store.lock(0, [b"a"]).insert_string(b"a", b"1", 0);
         let ttl = s.store.now() + 100_000;
-        s.store
-            .lock(0, [b"b"])
-            .insert(b"b", Value::Str(Bytes::from_static(b"1")), ttl);
-        s.store
-            .lock(3, [b"c"])
-            .insert(b"c", Value::Str(Bytes::from_static(b"1")), 0);
+        s.store.lock(0, [b"b"]).insert_string(b"b", b"1", ttl);
+        s.store.lock(3, [b"c"]).insert_string(b"c", b"1", 0);
         let text = info_of(&s, &["INFO", "keyspace"]);
         let avg_ttl: u64 = text
             .split("avg_ttl=")
@@ -3105,9 +3100,7 @@ mod tests {
     #[test]
     fn keyspace_commands() {
         let s = shared();
-        s.store
-            .lock(0, [b"a"])
-            .insert(b"a", Value::Str(Bytes::from_static(b"1")), 0);
+        s.store.lock(0, [b"a"]).insert_string(b"a", b"1", 0);
         assert_eq!(run2(&s, &["dbsize"]), ":1\r\n");
         assert_eq!(run2(&s, &["swapdb", "0", "1"]), "+OK\r\n");
         assert_eq!(run2(&s, &["dbsize"]), ":0\r\n");
@@ -3189,7 +3182,7 @@ mod tests {
         ] {
             s.store.lock(0, [k]).insert(
                 k.as_bytes(),
-                Value::Str(Bytes::copy_from_slice(v.as_bytes())),
+                crate::store::Value::Str(Bytes::copy_from_slice(v.as_bytes())),
                 0,
             );
         }

@@ -234,10 +234,7 @@ pub static COMMANDS: &[Command] = &[
 
 /// The set held by `entry`, or WRONGTYPE.
 fn set_in(entry: &mut Entry) -> Result<&mut Set, CmdError> {
-    match &mut entry.value {
-        Value::Set(s) => Ok(s),
-        _ => Err(CmdError::WrongType),
-    }
+    entry.set_mut().ok_or(CmdError::WrongType)
 }
 
 /// The set at `key` for a command that reads it (None when the key is missing).

@@ -12,7 +12,7 @@ use super::{parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 use crate::server::notify::{GENERIC, STRING};
-use crate::store::{parse_canonical_i64, Entry, Locked, Value};
+use crate::store::{parse_canonical_i64, Entry, Locked};
 
 /// Largest string a command may create (Redis's default `proto-max-bulk-len`).
 pub const MAX_STRING_LEN: u64 = 512 * 1024 * 1024;
@@ -265,23 +265,20 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The string held by `entry`, or WRONGTYPE.
-pub fn string_of(entry: &Entry) -> Result<&Bytes, CmdError> {
-    match &entry.value {
-        Value::Str(s) => Ok(s),
-        Value::Hash(_) | Value::Set(_) => Err(CmdError::WrongType),
-    }
+pub fn string_of(entry: &Entry) -> Result<&[u8], CmdError> {
+    entry.str().ok_or(CmdError::WrongType)
 }
 
-/// An owned copy of an argument, to store (arguments share the connection's read buffer).
-fn owned(word: &[u8]) -> Value {
-    Value::Str(Bytes::copy_from_slice(word))
+/// A reply carrying a copy of `entry`'s string (the entry's block stays in the store).
+fn bulk_of(entry: &Entry) -> Result<Reply, CmdError> {
+    Ok(Reply::Bulk(Bytes::copy_from_slice(string_of(entry)?)))
 }
 
 fn get(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let mut locked = ctx.lock([&key]);
     match locked.get(&key) {
-        Some(entry) => Ok(Reply::Bulk(string_of(entry)?.clone())),
+        Some(entry) => bulk_of(entry),
         None => Ok(Reply::Null),
     }
 }
@@ -385,7 +382,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         Some(entry) => (
             true,
             if o.get {
-                Some(string_of(entry)?.clone())
+                Some(Bytes::copy_from_slice(string_of(entry)?))
             } else {
                 None
             },
@@ -402,12 +399,9 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     }
     match locked.peek(&key) {
         // KEEPTTL keeps the deadline and, for sliding, the idle period and creation time.
-        Some(entry) if o.keepttl => {
-            entry.value = owned(&value);
-            entry.raw = false;
-        }
+        Some(entry) if o.keepttl => entry.set_string(&value, false),
         _ => {
-            locked.insert(&key, owned(&value), deadline.unwrap_or(0));
+            locked.insert_string(&key, &value, deadline.unwrap_or(0));
         }
     }
     ctx.modified(STRING, "set", &key);
@@ -428,7 +422,7 @@ fn setex_generic(
     let value = args.next()?;
     let mut locked = ctx.lock([&key]);
     let at = set_deadline(&ttl, unit, locked.now(), name)?;
-    locked.insert(&key, owned(&value), at);
+    locked.insert_string(&key, &value, at);
     ctx.modified(STRING, "set", &key);
     ctx.modified(GENERIC, "expire", &key);
     Ok(Reply::ok())
@@ -449,7 +443,7 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     if locked.exists(&key) {
         return Ok(Reply::Integer(0));
     }
-    locked.insert(&key, owned(&value), 0);
+    locked.insert_string(&key, &value, 0);
     ctx.modified(STRING, "set", &key);
     Ok(Reply::Integer(1))
 }
@@ -462,8 +456,8 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let Some(entry) = locked.get(&key) else {
         return Ok(Reply::Null);
     };
-    let value = string_of(entry)?.clone();
-    let had_ttl = entry.expires_at != 0;
+    let value = bulk_of(entry)?;
+    let had_ttl = entry.expires_at() != 0;
     match &o.expiry {
         Some((unit, word)) => {
             let at = set_deadline(word, *unit, now, "getex")?;
@@ -481,7 +475,7 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         }
         None => {}
     }
-    Ok(Reply::Bulk(value))
+    Ok(value)
 }
 
 fn getdel(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
@@ -490,10 +484,10 @@ fn getdel(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let Some(entry) = locked.get(&key) else {
         return Ok(Reply::Null);
     };
-    let value = string_of(entry)?.clone();
+    let value = bulk_of(entry)?;
     locked.remove(&key);
     ctx.modified(GENERIC, "del", &key);
-    Ok(Reply::Bulk(value))
+    Ok(value)
 }
 
 fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
@@ -501,12 +495,12 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let value = args.next()?;
     let mut locked = ctx.lock([&key]);
     let old = match locked.get(&key) {
-        Some(entry) => Some(string_of(entry)?.clone()),
-        None => None,
+        Some(entry) => bulk_of(entry)?,
+        None => Reply::Null,
     };
-    locked.insert(&key, owned(&value), 0);
+    locked.insert_string(&key, &value, 0);
     ctx.modified(STRING, "set", &key);
-    Ok(Reply::bulk_or_null(old))
+    Ok(old)
 }
 
 fn mget(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
@@ -514,13 +508,10 @@ fn mget(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let mut locked = ctx.lock(&keys);
     let values = keys
         .iter()
-        .map(|key| match locked.get(key) {
-            Some(Entry {
-                value: Value::Str(s),
-                ..
-            }) => Reply::Bulk(s.clone()),
+        .map(|key| match locked.get(key).and_then(|e| e.str()) {
+            Some(s) => Reply::Bulk(Bytes::copy_from_slice(s)),
             // MGET answers nil for a key of another type, as Redis does.
-            Some(_) | None => Reply::Null,
+            None => Reply::Null,
         })
         .collect();
     Ok(Reply::Array(values))
@@ -543,7 +534,7 @@ fn mset_pairs<'a>(
 fn mset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let (words, mut locked) = mset_pairs(ctx, args, "mset")?;
     for pair in words.chunks_exact(2) {
-        locked.insert(&pair[0], owned(&pair[1]), 0);
+        locked.insert_string(&pair[0], &pair[1], 0);
         ctx.modified(STRING, "set", &pair[0]);
     }
     Ok(Reply::ok())
@@ -555,7 +546,7 @@ fn msetnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Integer(0));
     }
     for pair in words.chunks_exact(2) {
-        locked.insert(&pair[0], owned(&pair[1]), 0);
+        locked.insert_string(&pair[0], &pair[1], 0);
         ctx.modified(STRING, "set", &pair[0]);
     }
     Ok(Reply::Integer(1))
@@ -576,19 +567,13 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let mut locked = ctx.lock([&key]);
     let len = match locked.peek(&key) {
         None => {
-            locked.insert(&key, owned(&tail), 0);
+            locked.insert_string(&key, &tail, 0);
             tail.len()
         }
         Some(entry) => {
             let current = string_of(entry)?;
             check_length(current.len() as u64 + tail.len() as u64)?;
-            let mut joined = Vec::with_capacity(current.len() + tail.len());
-            joined.extend_from_slice(current);
-            joined.extend_from_slice(&tail);
-            let len = joined.len();
-            entry.value = Value::Str(Bytes::from(joined));
-            entry.raw = true;
-            len
+            entry.append(&tail)
         }
     };
     ctx.modified(STRING, "append", &key);
@@ -612,20 +597,17 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
         None => 0,
     };
     let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
-    store_string(&mut locked, key, Bytes::from(next.to_string()));
+    store_string(&mut locked, key, next.to_string().as_bytes());
     ctx.modified(STRING, "incrby", key);
     Ok(Reply::Integer(next))
 }
 
 /// Replaces the value at `key` with `value`, keeping its TTL (or creating it without one).
-fn store_string(locked: &mut Locked, key: &[u8], value: Bytes) {
+fn store_string(locked: &mut Locked, key: &[u8], value: &[u8]) {
     match locked.peek(key) {
-        Some(entry) => {
-            entry.value = Value::Str(value);
-            entry.raw = false;
-        }
+        Some(entry) => entry.set_string(value, false),
         None => {
-            locked.insert(key, Value::Str(value), 0);
+            locked.insert_string(key, value, 0);
         }
     }
 }
@@ -670,7 +652,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         return Err(CmdError::NanOrInfinity);
     }
     let text = Bytes::from(next.to_human_string());
-    store_string(&mut locked, &key, text.clone());
+    store_string(&mut locked, &key, &text);
     ctx.modified(STRING, "incrbyfloat", &key);
     Ok(Reply::Bulk(text))
 }
@@ -698,7 +680,9 @@ fn getrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     if start > end || len == 0 {
         return Ok(Reply::Bulk(Bytes::new()));
     }
-    Ok(Reply::Bulk(s.slice(start as usize..=end as usize)))
+    Ok(Reply::Bulk(Bytes::copy_from_slice(
+        &s[start as usize..=end as usize],
+    )))
 }
 
 fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
@@ -711,14 +695,14 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let offset = offset as u64;
     let mut locked = ctx.lock([&key]);
     let current = match locked.peek(&key) {
-        Some(entry) => Some(string_of(entry)?.clone()),
+        Some(entry) => Some(string_of(entry)?.to_vec()),
         None => None,
     };
     if patch.is_empty() {
         return Ok(Reply::Integer(current.map_or(0, |c| c.len() as i64)));
     }
     check_length(offset + patch.len() as u64)?;
-    let mut data = current.map(|c| c.to_vec()).unwrap_or_default();
+    let mut data = current.unwrap_or_default();
     let offset = offset as usize;
     if data.len() < offset + patch.len() {
         data.resize(offset + patch.len(), 0);
@@ -726,14 +710,9 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     data[offset..offset + patch.len()].copy_from_slice(&patch);
     let len = data.len();
     match locked.peek(&key) {
-        Some(entry) => {
-            entry.value = Value::Str(Bytes::from(data));
-            entry.raw = true;
-        }
+        Some(entry) => entry.set_string(&data, true),
         None => {
-            let mut entry = Entry::new(Bytes::copy_from_slice(&key), Value::Str(Bytes::from(data)));
-            entry.raw = true;
-            locked.insert_entry(entry);
+            locked.insert_entry(Entry::string(&key, &data).with_raw());
         }
     }
     ctx.modified(STRING, "setrange", &key);

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 
 pub use clock::{unix_ms, unix_us, Clock};
-pub use entry::Entry;
+pub use entry::{Entry, ValueRef};
 pub use gate::{ExclusiveAccess, Gate, SharedAccess};
 pub use shard::{Db, Shard, SlideRules};
 pub use value::{parse_canonical_i64, random_below, Hash, Member, Set, Value};
@@ -379,7 +379,7 @@ impl Store {
                 if let Some(entry) = part.bucket(pos) {
                     examined += 1;
                     if !entry.is_expired(now) && keep(entry) {
-                        keys.push(entry.key.clone());
+                        keys.push(Bytes::copy_from_slice(entry.key()));
                     }
                 }
                 pos += 1;
@@ -407,8 +407,8 @@ impl Store {
             keys.extend(
                 slot.shard.dbs[db]
                     .iter()
-                    .filter(|e| !e.is_expired(now) && keep(&e.key))
-                    .map(|e| e.key.clone()),
+                    .filter(|e| !e.is_expired(now) && keep(e.key()))
+                    .map(|e| Bytes::copy_from_slice(e.key())),
             );
         }
         keys
@@ -436,7 +436,7 @@ impl Store {
             }
             if let Some(expired) = expired {
                 slot.stats.expired_keys += 1;
-                self.report_expired(db, &expired.key);
+                self.report_expired(db, expired.key());
             }
         }
         // Everything sampled was expiring: fall back to a full pass.
@@ -452,7 +452,7 @@ impl Store {
     /// between a removed key's deadline and its removal.
     pub fn sweep_slice(&self, shard: usize, db: usize) -> (usize, bool, u64) {
         let mut fired: Vec<Timer> = Vec::new();
-        let mut removed: Vec<Bytes> = Vec::new();
+        let mut removed: Vec<Entry> = Vec::new();
         let (more, lag) = {
             // The sweeper runs on a worker thread: it must not wait behind an exclusive
             // operation (a long script holds the gate for seconds). It skips, and the next tick
@@ -465,11 +465,12 @@ impl Store {
             let ShardSlot { shard, stats, .. } = &mut *slot;
             shard.dbs[db].expire_due(now, SWEEP_SLICE, &mut fired, |entry| {
                 stats.expired_keys += 1;
-                removed.push(entry.key);
+                removed.push(entry);
             })
         };
-        for key in &removed {
-            self.report_expired(db, key);
+        // Reported, and freed, after the lock is released.
+        for entry in &removed {
+            self.report_expired(db, entry.key());
         }
         (removed.len(), more, lag)
     }
@@ -605,25 +606,27 @@ impl<'a> Locked<'a> {
     }
 
     /// Stores `value` under `key` with deadline `expires_at` (0 = none), replacing any old entry,
-    /// which is returned. `key` is copied; `value` must already be owned by the caller.
+    /// which is returned. The key and a string value are copied into the entry's block.
     pub fn insert(&mut self, key: &[u8], value: Value, expires_at: u64) -> Option<Entry> {
-        let mut entry = Entry::new(Bytes::copy_from_slice(key), value);
-        entry.expires_at = expires_at;
-        self.insert_entry(entry)
+        self.insert_entry(Entry::new(key, value).with_deadline(expires_at))
+    }
+
+    /// Stores the string `value` under `key`, like [`Locked::insert`].
+    pub fn insert_string(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> Option<Entry> {
+        self.insert_entry(Entry::string(key, value).with_deadline(expires_at))
     }
 
     /// Stores a whole entry (its key, value, deadline and flags), replacing any old one.
     /// Returns the old entry if it was live.
     pub fn insert_entry(&mut self, entry: Entry) -> Option<Entry> {
-        let hash = self.store.hash(&entry.key);
+        let hash = self.store.hash(entry.key());
         let store = self.store;
         let (db, now) = (self.db, self.now);
-        let key = entry.key.clone();
         let slot = self.slot(hash);
-        let old = slot.shard.dbs[db].insert(hash, entry, now, |e| store.hash(&e.key));
+        let (old, stored) = slot.shard.dbs[db].insert(hash, entry, now, |e| store.hash(e.key()));
         let old = old.filter(|o| !o.is_expired(now));
         if old.is_none() {
-            store.report_created(db, &key);
+            store.report_created(db, stored.key());
         }
         old
     }
@@ -680,9 +683,9 @@ mod tests {
         let mut l = st.lock(0, [b"a"]);
         assert!(l.get(b"a").is_none());
         assert!(l.insert(b"a", s("1"), 0).is_none());
-        assert_eq!(l.get(b"a").unwrap().value, s("1"));
+        assert_eq!(l.get(b"a").unwrap().value().to_owned(), s("1"));
         assert!(l.insert(b"a", s("2"), 0).is_some());
-        assert_eq!(l.remove(b"a").unwrap().value, s("2"));
+        assert_eq!(l.remove(b"a").unwrap().value().to_owned(), s("2"));
         assert!(l.get(b"a").is_none());
     }
 
@@ -783,11 +786,14 @@ mod tests {
         assert!(st.lock_with(0, [b"sess:a"], true).get(b"sess:a").is_some());
         assert!(st.lock_with(0, [b"other"], true).get(b"other").is_some());
         assert_eq!(
-            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().expires_at,
+            st.lock(0, [b"sess:a"])
+                .peek(b"sess:a")
+                .unwrap()
+                .expires_at(),
             t0 + 160
         );
         assert_eq!(
-            st.lock(0, [b"other"]).peek(b"other").unwrap().expires_at,
+            st.lock(0, [b"other"]).peek(b"other").unwrap().expires_at(),
             t0 + 100,
             "no pattern match"
         );
@@ -815,12 +821,18 @@ mod tests {
         assert!(st.lock_with(0, [b"sess:a"], false).get(b"sess:a").is_some());
         assert!(st.lock(0, [b"sess:a"]).peek(b"sess:a").is_some());
         assert_eq!(
-            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().expires_at,
+            st.lock(0, [b"sess:a"])
+                .peek(b"sess:a")
+                .unwrap()
+                .expires_at(),
             t0 + 100
         );
         assert!(st.lock_with(0, [b"sess:b"], true).get(b"sess:b").is_some());
         assert_eq!(
-            st.lock(0, [b"sess:b"]).peek(b"sess:b").unwrap().expires_at,
+            st.lock(0, [b"sess:b"])
+                .peek(b"sess:b")
+                .unwrap()
+                .expires_at(),
             0
         );
     }
@@ -833,19 +845,22 @@ mod tests {
         st.clock().set(t0 + 10);
         st.lock(0, [b"sess:a"]).set_expires_at(b"sess:a", t0 + 1010);
         assert_eq!(
-            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().idle_ms,
+            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().idle_ms(),
             1000
         );
         st.clock().set(t0 + 20);
         st.lock_with(0, [b"sess:a"], true).get(b"sess:a");
         assert_eq!(
-            st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().expires_at,
+            st.lock(0, [b"sess:a"])
+                .peek(b"sess:a")
+                .unwrap()
+                .expires_at(),
             t0 + 1020
         );
         st.lock(0, [b"sess:a"]).set_expires_at(b"sess:a", 0);
         st.lock_with(0, [b"sess:a"], true).get(b"sess:a");
         let e = st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().clone();
-        assert_eq!((e.expires_at, e.idle_ms), (0, 0));
+        assert_eq!((e.expires_at(), e.idle_ms()), (0, 0));
     }
 
     #[test]
@@ -875,7 +890,7 @@ mod tests {
         st.clock().set(t0 + 50);
         st.lock(0, [b"sess:a"]).insert(b"sess:a", s("w"), t0 + 150);
         let e = st.lock(0, [b"sess:a"]).peek(b"sess:a").unwrap().clone();
-        assert_eq!((e.created_ms, e.idle_ms), (t0, 100));
+        assert_eq!((e.created_ms(), e.idle_ms()), (t0, 100));
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl Db {
         now: u64,
         slide: Option<&SlideRules>,
     ) -> (Option<&mut Entry>, Expired, bool) {
-        let Some(index) = self.table.find_bucket_index(hash, |e| e.key == key) else {
+        let Some(index) = self.table.find_bucket_index(hash, |e| e.key() == key) else {
             return (None, None, false);
         };
         let entry = self.table.get_bucket(index).expect("bucket just found");
@@ -114,12 +114,14 @@ impl Db {
         }
         let mut slid = false;
         if let Some(rules) = slide {
-            if entry.expires_at != 0 && entry.idle_ms != 0 && rules.matches(key) {
-                let mut deadline = now.saturating_add(entry.idle_ms);
+            let idle = entry.idle_ms();
+            if entry.expires_at() != 0 && idle != 0 && rules.matches(key) {
+                let mut deadline = now.saturating_add(idle);
                 if rules.max_lifetime_ms != 0 {
-                    deadline = deadline.min(entry.created_ms.saturating_add(rules.max_lifetime_ms));
+                    deadline =
+                        deadline.min(entry.created_ms().saturating_add(rules.max_lifetime_ms));
                 }
-                if deadline != entry.expires_at {
+                if deadline != entry.expires_at() {
                     self.retime(index, hash, deadline, now);
                     slid = true;
                 }
@@ -130,52 +132,55 @@ impl Db {
 
     /// The entry for `key` whether or not it is past its deadline (for the sweeper).
     pub fn peek(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
-        self.table.find(hash, |e| e.key == key)
+        self.table.find(hash, |e| e.key() == key)
     }
 
     /// Inserts `entry`, replacing any entry with the same key, and returns the old one. The new
-    /// entry's TTL is `entry.expires_at`; when `entry.created_ms` is 0 it is the old live entry's
-    /// creation time (an overwrite is not a new key) or now, and when `entry.idle_ms` is 0 it is
-    /// the TTL being set.
+    /// entry's TTL is `entry.expires_at()`; when its creation time is 0 it is the old live entry's
+    /// (an overwrite is not a new key) or now, and when its idle period is 0 it is the TTL being
+    /// set. Returns the old entry and the stored one.
     pub fn insert(
         &mut self,
         hash: u64,
         mut entry: Entry,
         now: u64,
         hasher: impl Fn(&Entry) -> u64,
-    ) -> Option<Entry> {
-        let old = self.remove(hash, &entry.key);
-        let deadline = entry.expires_at;
-        if entry.created_ms == 0 {
-            entry.created_ms = old
-                .as_ref()
-                .filter(|o| !o.is_expired(now))
-                .map_or(now, |o| o.created_ms);
+    ) -> (Option<Entry>, &mut Entry) {
+        let old = self.remove(hash, entry.key());
+        let deadline = entry.expires_at();
+        if entry.created_ms() == 0 {
+            entry.set_created_ms(
+                old.as_ref()
+                    .filter(|o| !o.is_expired(now))
+                    .map_or(now, |o| o.created_ms()),
+            );
         }
-        if entry.idle_ms == 0 && deadline != 0 {
-            entry.idle_ms = deadline.saturating_sub(now);
+        if entry.idle_ms() == 0 && deadline != 0 {
+            entry.set_idle_ms(deadline.saturating_sub(now));
         }
-        entry.timer_at = deadline;
+        if deadline != 0 {
+            entry.timer_at_deadline();
+        }
         if self.table.len() == self.table.capacity() {
             // This insertion resizes or rehashes the table: scan positions move.
             self.epoch = self.epoch.wrapping_add(1);
         }
-        self.table.insert_unique(hash, entry, hasher);
         if deadline != 0 {
             self.expires += 1;
             self.deadline_sum += u128::from(deadline);
             self.schedule(hash, deadline, now);
         }
-        old
+        let stored = self.table.insert_unique(hash, entry, hasher).into_mut();
+        (old, stored)
     }
 
     /// Removes `key` and returns its entry.
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
-        let found = self.table.find_entry(hash, |e| e.key == key).ok()?;
+        let found = self.table.find_entry(hash, |e| e.key() == key).ok()?;
         let (entry, _) = found.remove();
-        if entry.expires_at != 0 {
+        if entry.expires_at() != 0 {
             self.expires -= 1;
-            self.deadline_sum -= u128::from(entry.expires_at);
+            self.deadline_sum -= u128::from(entry.expires_at());
         }
         Some(entry)
     }
@@ -183,32 +188,28 @@ impl Db {
     /// Sets the deadline of the entry for `key` by a write (0 removes the TTL): the idle period
     /// becomes the new TTL. The entry must exist.
     pub fn set_expires_at(&mut self, hash: u64, key: &[u8], deadline: u64, now: u64) {
-        let Some(index) = self.table.find_bucket_index(hash, |e| e.key == key) else {
+        let Some(index) = self.table.find_bucket_index(hash, |e| e.key() == key) else {
             return;
         };
         self.retime(index, hash, deadline, now);
         let entry = self.table.get_bucket_mut(index).expect("bucket just found");
-        entry.idle_ms = if deadline == 0 {
+        entry.set_idle_ms(if deadline == 0 {
             0
         } else {
             deadline.saturating_sub(now)
-        };
+        });
     }
 
     /// Moves the deadline of the entry in bucket `index`, keeping the counts and the wheel
     /// consistent. Moving it later costs nothing: the existing timer re-schedules itself when it
-    /// fires; moving it earlier than its timer adds one.
+    /// fires; moving it earlier than its timer adds one (see [`Entry::move_deadline`]).
     fn retime(&mut self, index: usize, hash: u64, deadline: u64, now: u64) {
         let entry = self
             .table
             .get_bucket_mut(index)
             .expect("bucket of a live entry");
-        let old = entry.expires_at;
-        entry.expires_at = deadline;
-        let schedule = deadline != 0 && (entry.timer_at == 0 || deadline < entry.timer_at);
-        if schedule {
-            entry.timer_at = deadline;
-        }
+        let old = entry.expires_at();
+        let schedule = entry.move_deadline(deadline);
         if old != 0 {
             self.expires -= 1;
             self.deadline_sum -= u128::from(old);
@@ -260,24 +261,26 @@ impl Db {
             let hash = timer.token;
             // Several keys may share a hash; each entry owns at most one live timer, recognised by
             // `timer_at == deadline`.
-            while let Some(entry) = self
+            while let Some(index) = self
                 .table
-                .find_mut(hash, |e| e.timer_at == timer.deadline_ms)
+                .find_bucket_index(hash, |e| e.timer_at() == timer.deadline_ms)
             {
+                let entry = self.table.get_bucket_mut(index).expect("bucket just found");
                 if entry.is_expired(now) {
-                    let key = entry.key.clone();
-                    if let Some(removed) = self.remove(hash, &key) {
-                        lag = lag.max(now - removed.expires_at);
-                        on_expired(removed);
-                    }
-                } else if entry.expires_at != 0 {
-                    // The deadline moved later since this timer was set: follow it.
-                    entry.timer_at = entry.expires_at;
-                    let deadline = entry.expires_at;
-                    self.wheel.as_mut().expect("wheel").schedule(deadline, hash);
-                    break;
+                    let Ok(found) = self.table.get_bucket_entry(index) else {
+                        unreachable!("bucket just found")
+                    };
+                    let (removed, _) = found.remove();
+                    self.expires -= 1;
+                    self.deadline_sum -= u128::from(removed.expires_at());
+                    lag = lag.max(now - removed.expires_at());
+                    on_expired(removed);
                 } else {
-                    entry.timer_at = 0;
+                    // The deadline moved later since this timer was set: follow it. (An entry
+                    // with a standing timer has a deadline.)
+                    entry.timer_at_deadline();
+                    let deadline = entry.expires_at();
+                    self.wheel.as_mut().expect("wheel").schedule(deadline, hash);
                     break;
                 }
             }
@@ -321,8 +324,8 @@ impl Db {
 
     /// The value for a key without expiry or deadline handling (tests).
     #[cfg(test)]
-    pub fn value(&self, hash: u64, key: &[u8]) -> Option<&Value> {
-        self.peek(hash, key).map(|e| &e.value)
+    pub fn value(&self, hash: u64, key: &[u8]) -> Option<Value> {
+        self.peek(hash, key).map(|e| e.value().to_owned())
     }
 
     /// A key present in this database part (for RANDOMKEY): the first full bucket at or after
@@ -335,6 +338,6 @@ impl Db {
         (0..n)
             .map(|i| (start + i) % n)
             .find_map(|i| self.table.get_bucket(i))
-            .map(|e| e.key.clone())
+            .map(|e| Bytes::copy_from_slice(e.key()))
     }
 }
