@@ -2821,10 +2821,10 @@ mod tests {
     #[test]
     fn info_keyspace_lists_non_empty_databases() {
         let s = shared();
-        s.store.lock(0, [b"a"]).insert_string(b"a", b"1", 0);
+        s.store.lock(0, [b"a"]).set_string(b"a", b"1", 0);
         let ttl = s.store.now() + 100_000;
-        s.store.lock(0, [b"b"]).insert_string(b"b", b"1", ttl);
-        s.store.lock(3, [b"c"]).insert_string(b"c", b"1", 0);
+        s.store.lock(0, [b"b"]).set_string(b"b", b"1", ttl);
+        s.store.lock(3, [b"c"]).set_string(b"c", b"1", 0);
         let text = info_of(&s, &["INFO", "keyspace"]);
         let avg_ttl: u64 = text
             .split("avg_ttl=")
@@ -3100,7 +3100,7 @@ mod tests {
     #[test]
     fn keyspace_commands() {
         let s = shared();
-        s.store.lock(0, [b"a"]).insert_string(b"a", b"1", 0);
+        s.store.lock(0, [b"a"]).set_string(b"a", b"1", 0);
         assert_eq!(run2(&s, &["dbsize"]), ":1\r\n");
         assert_eq!(run2(&s, &["swapdb", "0", "1"]), "+OK\r\n");
         assert_eq!(run2(&s, &["dbsize"]), ":0\r\n");

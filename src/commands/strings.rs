@@ -378,32 +378,34 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         Some((unit, word)) => Some(set_deadline(word, *unit, locked.now(), "set")?),
         None => None,
     };
-    let (found, old_value) = match locked.peek(&key) {
-        Some(entry) => (
-            true,
-            if o.get {
-                Some(Bytes::copy_from_slice(string_of(entry)?))
+    // The common SET (no NX/XX/GET/KEEPTTL) needs no look at the old entry: one probe.
+    let reply = if o.nx || o.xx || o.get || o.keepttl {
+        let (found, old_value) = match locked.peek(&key) {
+            Some(entry) if o.get => (true, Some(Bytes::copy_from_slice(string_of(entry)?))),
+            Some(_) => (true, None),
+            None => (false, None),
+        };
+        if (o.nx && found) || (o.xx && !found) {
+            return Ok(if o.get {
+                Reply::bulk_or_null(old_value)
             } else {
-                None
-            },
-        ),
-        None => (false, None),
-    };
-    let reply = if o.get {
-        Reply::bulk_or_null(old_value)
+                Reply::Null
+            });
+        }
+        match locked.peek(&key) {
+            // KEEPTTL keeps the deadline and, for sliding, the idle period and creation time.
+            Some(entry) if o.keepttl => entry.set_string(&value, false),
+            _ => locked.set_string(&key, &value, deadline.unwrap_or(0)),
+        }
+        if o.get {
+            Reply::bulk_or_null(old_value)
+        } else {
+            Reply::ok()
+        }
     } else {
+        locked.set_string(&key, &value, deadline.unwrap_or(0));
         Reply::ok()
     };
-    if (o.nx && found) || (o.xx && !found) {
-        return Ok(if o.get { reply } else { Reply::Null });
-    }
-    match locked.peek(&key) {
-        // KEEPTTL keeps the deadline and, for sliding, the idle period and creation time.
-        Some(entry) if o.keepttl => entry.set_string(&value, false),
-        _ => {
-            locked.insert_string(&key, &value, deadline.unwrap_or(0));
-        }
-    }
     ctx.modified(STRING, "set", &key);
     if deadline.is_some() {
         ctx.modified(GENERIC, "expire", &key);
@@ -422,7 +424,7 @@ fn setex_generic(
     let value = args.next()?;
     let mut locked = ctx.lock([&key]);
     let at = set_deadline(&ttl, unit, locked.now(), name)?;
-    locked.insert_string(&key, &value, at);
+    locked.set_string(&key, &value, at);
     ctx.modified(STRING, "set", &key);
     ctx.modified(GENERIC, "expire", &key);
     Ok(Reply::ok())
@@ -443,7 +445,7 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     if locked.exists(&key) {
         return Ok(Reply::Integer(0));
     }
-    locked.insert_string(&key, &value, 0);
+    locked.set_string(&key, &value, 0);
     ctx.modified(STRING, "set", &key);
     Ok(Reply::Integer(1))
 }
@@ -498,7 +500,7 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         Some(entry) => bulk_of(entry)?,
         None => Reply::Null,
     };
-    locked.insert_string(&key, &value, 0);
+    locked.set_string(&key, &value, 0);
     ctx.modified(STRING, "set", &key);
     Ok(old)
 }
@@ -534,7 +536,7 @@ fn mset_pairs<'a>(
 fn mset(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let (words, mut locked) = mset_pairs(ctx, args, "mset")?;
     for pair in words.chunks_exact(2) {
-        locked.insert_string(&pair[0], &pair[1], 0);
+        locked.set_string(&pair[0], &pair[1], 0);
         ctx.modified(STRING, "set", &pair[0]);
     }
     Ok(Reply::ok())
@@ -546,7 +548,7 @@ fn msetnx(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Integer(0));
     }
     for pair in words.chunks_exact(2) {
-        locked.insert_string(&pair[0], &pair[1], 0);
+        locked.set_string(&pair[0], &pair[1], 0);
         ctx.modified(STRING, "set", &pair[0]);
     }
     Ok(Reply::Integer(1))
@@ -567,7 +569,7 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
     let mut locked = ctx.lock([&key]);
     let len = match locked.peek(&key) {
         None => {
-            locked.insert_string(&key, &tail, 0);
+            locked.set_string(&key, &tail, 0);
             tail.len()
         }
         Some(entry) => {
@@ -607,7 +609,7 @@ fn store_string(locked: &mut Locked, key: &[u8], value: &[u8]) {
     match locked.peek(key) {
         Some(entry) => entry.set_string(value, false),
         None => {
-            locked.insert_string(key, value, 0);
+            locked.set_string(key, value, 0);
         }
     }
 }

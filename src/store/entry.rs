@@ -425,6 +425,18 @@ impl Entry {
     /// standing one (if any) is later than the new deadline, or too far before it.
     pub(crate) fn move_deadline(&mut self, deadline: u64) -> bool {
         let timer = self.timer_at();
+        self.place_timer(timer, deadline)
+    }
+
+    /// Takes over the standing timer at `timer` (0 = none) of the entry this one replaces, if it
+    /// can stand for this entry's deadline. Returns true if a new timer must be scheduled at the
+    /// deadline.
+    pub(crate) fn adopt_timer(&mut self, timer: u64) -> bool {
+        let deadline = self.expires_at();
+        self.place_timer(timer, deadline)
+    }
+
+    fn place_timer(&mut self, timer: u64, deadline: u64) -> bool {
         let h = self.header_mut();
         h.expires_at = deadline;
         if deadline == 0 {

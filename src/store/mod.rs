@@ -35,7 +35,7 @@ use parking_lot::{Mutex, MutexGuard};
 pub use clock::{unix_ms, unix_us, Clock};
 pub use entry::{Entry, ValueRef};
 pub use gate::{ExclusiveAccess, Gate, SharedAccess};
-pub use shard::{Db, Shard, SlideRules};
+pub use shard::{Db, Replaced, Shard, SlideRules};
 pub use value::{parse_canonical_i64, random_below, Hash, Member, Set, Value};
 
 use wheel::Timer;
@@ -611,9 +611,24 @@ impl<'a> Locked<'a> {
         self.insert_entry(Entry::new(key, value).with_deadline(expires_at))
     }
 
-    /// Stores the string `value` under `key`, like [`Locked::insert`].
-    pub fn insert_string(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> Option<Entry> {
-        self.insert_entry(Entry::string(key, value).with_deadline(expires_at))
+    /// Stores the string `value` under `key` with deadline `expires_at` (0 = none), as SET does:
+    /// in one probe, and in the old entry's block when the size allows (see
+    /// [`Db::set_string`]). An entry found past its deadline expires first, as a lookup would
+    /// have expired it.
+    pub fn set_string(&mut self, key: &[u8], value: &[u8], expires_at: u64) {
+        let hash = self.store.hash(key);
+        let store = self.store;
+        let (db, now) = (self.db, self.now);
+        let ShardSlot { shard, stats, .. } = self.slot(hash);
+        let replaced =
+            shard.dbs[db].set_string(hash, key, value, expires_at, now, |e| store.hash(e.key()));
+        if replaced == Replaced::Expired {
+            stats.expired_keys += 1;
+            store.report_expired(db, key);
+        }
+        if replaced != Replaced::Live {
+            store.report_created(db, key);
+        }
     }
 
     /// Stores a whole entry (its key, value, deadline and flags), replacing any old one.
@@ -730,6 +745,46 @@ mod tests {
         assert_eq!(st.sweep_all(), 1);
         st.clock().set(t0 + 60);
         assert_eq!(st.sweep_all(), 0, "stale timers drop");
+    }
+
+    #[test]
+    fn set_string_overwrites_in_one_probe_and_keeps_one_timer() {
+        let st = store(1);
+        let t0 = st.now();
+        let listener = Arc::new(Recorder::default());
+        st.set_expiry_listener(listener.clone());
+        // A session rewritten with a sliding-like later deadline every ms: its first timer
+        // stands for all the rewrites.
+        for i in 0..1_000 {
+            st.lock(0, [b"sess"])
+                .set_string(b"sess", b"data", t0 + i + 100);
+            st.clock().advance(1);
+        }
+        assert_eq!(st.shards[0].lock().shard.dbs[0].timers(), 1);
+        // A rewrite to an earlier deadline is honoured, a plain SET removes the TTL.
+        st.lock(0, [b"sess"])
+            .set_string(b"sess", b"other", st.now() + 5);
+        st.lock(0, [b"keep"])
+            .set_string(b"keep", b"x", st.now() + 5);
+        st.lock(0, [b"keep"]).set_string(b"keep", b"x", 0);
+        st.clock().advance(5);
+        assert_eq!(st.sweep_all(), 1);
+        assert_eq!(*listener.0.lock(), vec![(0, b"sess".to_vec())]);
+        assert_eq!(st.keyspace(0), (1, 0, 0));
+        // Overwriting a key past its deadline expires it first (the event fires), and the new
+        // key is created now.
+        st.lock(0, [b"short"])
+            .set_string(b"short", b"1", st.now() + 1);
+        st.clock().advance(1);
+        st.lock(0, [b"short"]).set_string(b"short", b"2", 0);
+        assert_eq!(listener.0.lock().last(), Some(&(0, b"short".to_vec())));
+        let now = st.now();
+        let mut l = st.lock(0, [b"short"]);
+        let e = l.peek(b"short").unwrap();
+        assert_eq!(
+            (e.str(), e.created_ms(), e.expires_at()),
+            (Some(&b"2"[..]), now, 0)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! scan is returned at least once (perhaps twice), also while the table grows.
 
 use bytes::Bytes;
-use hashbrown::HashTable;
+use hashbrown::{hash_table, HashTable};
 
 use super::entry::Entry;
 #[cfg(test)]
@@ -54,6 +54,17 @@ impl Shard {
 /// What happened to a key that was found expired on access, so the caller can count it.
 pub type Expired = Option<Entry>;
 
+/// What a write found at its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replaced {
+    /// A live entry (overwritten).
+    Live,
+    /// An entry past its deadline, not yet removed (it expired, then the write created the key).
+    Expired,
+    /// Nothing: the write created the key.
+    Nothing,
+}
+
 /// Which keys slide, and how far (a copy lives in every shard, so reads check it under the lock
 /// they already hold).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -70,6 +81,15 @@ impl SlideRules {
         self.patterns
             .iter()
             .any(|p| super::glob::glob_match(p, key, false))
+    }
+}
+
+/// The idle period a write that sets `deadline` (0 = none) at `now` gives a key: the TTL it set.
+fn idle_for(deadline: u64, now: u64) -> u64 {
+    if deadline == 0 {
+        0
+    } else {
+        deadline.saturating_sub(now)
     }
 }
 
@@ -138,7 +158,8 @@ impl Db {
     /// Inserts `entry`, replacing any entry with the same key, and returns the old one. The new
     /// entry's TTL is `entry.expires_at()`; when its creation time is 0 it is the old live entry's
     /// (an overwrite is not a new key) or now, and when its idle period is 0 it is the TTL being
-    /// set. Returns the old entry and the stored one.
+    /// set. The old entry's standing timer stands for the new one too when it can (a session
+    /// rewritten with the same TTL adds no timer). Returns the old entry and the stored one.
     pub fn insert(
         &mut self,
         hash: u64,
@@ -146,42 +167,110 @@ impl Db {
         now: u64,
         hasher: impl Fn(&Entry) -> u64,
     ) -> (Option<Entry>, &mut Entry) {
-        let old = self.remove(hash, entry.key());
         let deadline = entry.expires_at();
-        if entry.created_ms() == 0 {
-            entry.set_created_ms(
-                old.as_ref()
-                    .filter(|o| !o.is_expired(now))
-                    .map_or(now, |o| o.created_ms()),
-            );
+        if entry.idle_ms() == 0 {
+            entry.set_idle_ms(idle_for(deadline, now));
         }
-        if entry.idle_ms() == 0 && deadline != 0 {
-            entry.set_idle_ms(deadline.saturating_sub(now));
+        self.count_deadline(0, deadline);
+        self.note_possible_resize();
+        // One probe for both cases.
+        let (old, stored, schedule) =
+            match self.table.entry(hash, |e| e.key() == entry.key(), hasher) {
+                hash_table::Entry::Occupied(mut found) => {
+                    let slot = found.get_mut();
+                    if entry.created_ms() == 0 {
+                        entry.set_created_ms(if slot.is_expired(now) {
+                            now
+                        } else {
+                            slot.created_ms()
+                        });
+                    }
+                    let schedule = entry.adopt_timer(slot.timer_at());
+                    let old = std::mem::replace(slot, entry);
+                    (Some(old), found.into_mut(), schedule)
+                }
+                hash_table::Entry::Vacant(vacant) => {
+                    if entry.created_ms() == 0 {
+                        entry.set_created_ms(now);
+                    }
+                    let schedule = entry.adopt_timer(0);
+                    (None, vacant.insert(entry).into_mut(), schedule)
+                }
+            };
+        if let Some(old) = &old {
+            let old_deadline = old.expires_at();
+            Self::count_deadline_in(&mut self.expires, &mut self.deadline_sum, old_deadline, 0);
         }
-        if deadline != 0 {
-            entry.timer_at_deadline();
+        if schedule {
+            Self::schedule_in(&mut self.wheel, hash, deadline, now);
         }
+        (old, stored)
+    }
+
+    /// Stores the string `value` at `key` with `deadline` (0 = none) as SET does, in one probe:
+    /// a live entry is overwritten in its own block when the size allows (no allocation), keeps
+    /// its creation time and takes the TTL as its idle period; otherwise a new entry is
+    /// inserted. Says what the key held before.
+    pub fn set_string(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        deadline: u64,
+        now: u64,
+        hasher: impl Fn(&Entry) -> u64,
+    ) -> Replaced {
+        let found = self.table.find_bucket_index(hash, |e| e.key() == key);
+        let expired =
+            found.is_some_and(|i| self.table.get_bucket(i).is_some_and(|e| e.is_expired(now)));
+        match found {
+            Some(index) if !expired => {
+                self.retime(index, hash, deadline, now);
+                let entry = self.table.get_bucket_mut(index).expect("bucket just found");
+                entry.set_string(value, false);
+                entry.set_idle_ms(idle_for(deadline, now));
+                Replaced::Live
+            }
+            _ => {
+                let entry = Entry::string(key, value).with_deadline(deadline);
+                self.insert(hash, entry, now, hasher);
+                if expired {
+                    Replaced::Expired
+                } else {
+                    Replaced::Nothing
+                }
+            }
+        }
+    }
+
+    /// Bumps the scan epoch if the next insertion may resize or rehash the table.
+    fn note_possible_resize(&mut self) {
         if self.table.len() == self.table.capacity() {
-            // This insertion resizes or rehashes the table: scan positions move.
             self.epoch = self.epoch.wrapping_add(1);
         }
-        if deadline != 0 {
-            self.expires += 1;
-            self.deadline_sum += u128::from(deadline);
-            self.schedule(hash, deadline, now);
+    }
+
+    /// Updates the TTL count and deadline sum for a deadline going from `old` to `new` (0 = none).
+    fn count_deadline(&mut self, old: u64, new: u64) {
+        Self::count_deadline_in(&mut self.expires, &mut self.deadline_sum, old, new);
+    }
+
+    fn count_deadline_in(expires: &mut usize, sum: &mut u128, old: u64, new: u64) {
+        if old != 0 {
+            *expires -= 1;
+            *sum -= u128::from(old);
         }
-        let stored = self.table.insert_unique(hash, entry, hasher).into_mut();
-        (old, stored)
+        if new != 0 {
+            *expires += 1;
+            *sum += u128::from(new);
+        }
     }
 
     /// Removes `key` and returns its entry.
     pub fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
         let found = self.table.find_entry(hash, |e| e.key() == key).ok()?;
         let (entry, _) = found.remove();
-        if entry.expires_at() != 0 {
-            self.expires -= 1;
-            self.deadline_sum -= u128::from(entry.expires_at());
-        }
+        self.count_deadline(entry.expires_at(), 0);
         Some(entry)
     }
 
@@ -193,11 +282,7 @@ impl Db {
         };
         self.retime(index, hash, deadline, now);
         let entry = self.table.get_bucket_mut(index).expect("bucket just found");
-        entry.set_idle_ms(if deadline == 0 {
-            0
-        } else {
-            deadline.saturating_sub(now)
-        });
+        entry.set_idle_ms(idle_for(deadline, now));
     }
 
     /// Moves the deadline of the entry in bucket `index`, keeping the counts and the wheel
@@ -210,21 +295,15 @@ impl Db {
             .expect("bucket of a live entry");
         let old = entry.expires_at();
         let schedule = entry.move_deadline(deadline);
-        if old != 0 {
-            self.expires -= 1;
-            self.deadline_sum -= u128::from(old);
-        }
-        if deadline != 0 {
-            self.expires += 1;
-            self.deadline_sum += u128::from(deadline);
-        }
+        self.count_deadline(old, deadline);
         if schedule {
-            self.schedule(hash, deadline, now);
+            Self::schedule_in(&mut self.wheel, hash, deadline, now);
         }
     }
 
-    fn schedule(&mut self, hash: u64, deadline: u64, now: u64) {
-        self.wheel
+    /// Schedules a timer (a function of the field, so it can run while the table is borrowed).
+    fn schedule_in(wheel: &mut Option<Box<TimerWheel>>, hash: u64, deadline: u64, now: u64) {
+        wheel
             .get_or_insert_with(|| Box::new(TimerWheel::new(now)))
             .schedule(deadline, hash);
     }
@@ -271,8 +350,7 @@ impl Db {
                         unreachable!("bucket just found")
                     };
                     let (removed, _) = found.remove();
-                    self.expires -= 1;
-                    self.deadline_sum -= u128::from(removed.expires_at());
+                    self.count_deadline(removed.expires_at(), 0);
                     lag = lag.max(now - removed.expires_at());
                     on_expired(removed);
                 } else {
@@ -315,6 +393,12 @@ impl Db {
         self.epoch = epoch;
         taken.epoch = taken.epoch.wrapping_add(1);
         taken
+    }
+
+    /// Timers in the wheel, stale ones included.
+    #[cfg(test)]
+    pub fn timers(&self) -> usize {
+        self.wheel.as_ref().map_or(0, |w| w.len())
     }
 
     /// Heap bytes held by the wheel, for INFO.
