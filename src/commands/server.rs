@@ -1224,7 +1224,7 @@ static PARAMS: &[Param] = &[
     },
     Param {
         name: "timeout",
-        get: |s| s.runtime.read().timeout.to_string(),
+        get: |s| s.idle_timeout().to_string(),
         set: Setter::Value(|v| Ok(Change::Timeout(int_in(v, 0, i32::MAX as i64)? as u64))),
     },
     Param {
@@ -1660,7 +1660,7 @@ fn config_set(ctx: &mut Ctx, args: &mut Args) -> Result<Reply, CmdError> {
             Change::Nothing => {}
             Change::Requirepass(p) => runtime.requirepass = p,
             Change::Maxclients(n) => runtime.maxclients = n,
-            Change::Timeout(t) => runtime.timeout = t,
+            Change::Timeout(t) => ctx.shared.timeout.store(t, Ordering::Relaxed),
             Change::NotifyKeyspaceEvents(flags) => ctx.shared.events.set_flags(flags),
             Change::SlidePatterns(patterns) => {
                 let rules = ctx.shared.store.slide_rules();
@@ -2884,7 +2884,7 @@ mod tests {
             err(&["config", "set", "timeout", "5", "maxclients", "0"]),
             "-ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive\r\n"
         );
-        assert_eq!(s.runtime.read().timeout, 0);
+        assert_eq!(s.idle_timeout(), 0);
         assert_eq!(
             err(&["config", "set", "NOSUCH", "1"]),
             "-ERR Unknown option or number of arguments for CONFIG SET - 'NOSUCH'\r\n"
@@ -2963,7 +2963,7 @@ mod tests {
         }
         let rt = s.runtime.read().clone();
         assert_eq!(
-            (rt.timeout, rt.maxclients, rt.requirepass.as_deref()),
+            (s.idle_timeout(), rt.maxclients, rt.requirepass.as_deref()),
             (30, 7, Some("pw"))
         );
         assert_eq!(run2(&s, &["config", "set", "requirepass", ""]), "+OK\r\n");

@@ -24,8 +24,12 @@ use crate::protocol::{Decoder, Reply};
 
 /// Write the reply buffer out once it holds this much, even in the middle of a batch.
 const FLUSH_AT: usize = 64 * 1024;
-/// Read buffer growth step.
+/// Room made in the read buffer before a read, at first.
 const READ_CHUNK: usize = 16 * 1024;
+/// The most room made before one read. A client whose reads keep filling the buffer (a pipeline
+/// of 1 KiB SETs is 17 KiB) gets twice the room on each, up to this, so that one read takes its
+/// whole batch and one write answers it, instead of two of each.
+const MAX_READ_CHUNK: usize = 512 * 1024;
 /// Redis's `client-query-buffer-limit`: a client that sends more than this without completing a
 /// request is disconnected.
 const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
@@ -60,6 +64,16 @@ async fn serve_client(
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::default();
+    let mut read_chunk = READ_CHUNK;
+    // Made once, not per request: each of these registers a waiter under a lock when first
+    // polled, and deregisters when dropped.
+    let handle = client.handle.clone();
+    let killed = handle.killed();
+    tokio::pin!(killed);
+    let stopped = async {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopped);
 
     loop {
         let outcome = execute_buffered(shared, client, &mut decoder, &mut input, &mut output);
@@ -72,7 +86,7 @@ async fn serve_client(
             // at the output limit (CLIENT KILL likewise) interrupts the write.
             let written = tokio::select! {
                 r = stream.write_all(&output) => r.is_ok(),
-                _ = client.handle.killed() => false,
+                _ = &mut killed => false,
             };
             if !written {
                 return;
@@ -87,18 +101,22 @@ async fn serve_client(
                 return;
             }
         }
-        if *stop.borrow() || client.handle.is_killed() || input.len() > MAX_QUERY_BUFFER {
+        if shared.is_shutting_down() || handle.is_killed() || input.len() > MAX_QUERY_BUFFER {
             return;
         }
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
-            input.reserve(READ_CHUNK);
+        if input.capacity() - input.len() < read_chunk / 4 {
+            input.reserve(read_chunk);
         }
-        let idle = shared.runtime.read().timeout;
+        let room = input.capacity() - input.len();
+        let idle = shared.idle_timeout();
         tokio::select! {
             read = stream.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if n == room {
+                        read_chunk = (read_chunk * 2).min(MAX_READ_CHUNK);
+                    }
                 }
             },
             Some(message) = pushes.recv() => {
@@ -110,8 +128,8 @@ async fn serve_client(
                     }
                 }
             }
-            _ = client.handle.killed() => return,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = &mut killed => return,
+            _ = &mut stopped => return,
             // Subscribers wait for messages, not requests: the idle timeout spares them.
             _ = idle_timer(idle), if client.subscriptions() == 0 => return,
         }

@@ -14,7 +14,7 @@ pub mod notify;
 pub mod pubsub;
 
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,6 @@ pub struct Stats {
 pub struct Runtime {
     pub requirepass: Option<String>,
     pub maxclients: usize,
-    pub timeout: u64,
 }
 
 /// State shared by every connection.
@@ -55,6 +54,9 @@ pub struct Shared {
     pub config: Config,
     /// The settings CONFIG SET changes.
     pub runtime: RwLock<Runtime>,
+    /// The idle timeout in seconds (0 = none), which CONFIG SET changes too: an atomic, since
+    /// every connection reads it before every read.
+    pub timeout: AtomicU64,
     pub clients: Clients,
     pub stats: Stats,
     /// 40 hex digits, new at every start (INFO `run_id`).
@@ -76,7 +78,6 @@ impl Shared {
         let runtime = Runtime {
             requirepass: config.requirepass.clone(),
             maxclients: config.maxclients,
-            timeout: config.timeout,
         };
         let store = Store::new(config.shards, config.databases, clock);
         store.set_slide_rules(crate::store::SlideRules {
@@ -93,6 +94,7 @@ impl Shared {
         Shared {
             events,
             store,
+            timeout: AtomicU64::new(config.timeout),
             config,
             runtime: RwLock::new(runtime),
             clients: Clients::default(),
@@ -108,6 +110,16 @@ impl Shared {
     /// A command modified `key` in database `db` (see [`crate::commands::Ctx::modified`]).
     pub fn key_modified(&self, db: usize, class: u32, event: &'static str, key: &[u8]) {
         self.events.modified(db, class, event, key);
+    }
+
+    /// Seconds a client may stay idle before it is disconnected (0 = forever).
+    pub fn idle_timeout(&self) -> u64 {
+        self.timeout.load(Ordering::Relaxed)
+    }
+
+    /// True once the server was asked to stop.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     /// Asks the server to stop (SHUTDOWN).
