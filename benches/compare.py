@@ -17,6 +17,7 @@ per core. Machines here are noisy: read the ratios, not the absolute numbers.
     python3 benches/compare.py --memory        # plus memory per key
     python3 benches/compare.py --memory-only   # memory per key alone
     python3 benches/compare.py --quick         # 1 round, fewer requests (a smoke test)
+    python3 benches/compare.py --only P16      # the workloads whose name contains P16
 """
 
 import argparse
@@ -125,10 +126,12 @@ def preload(server):
                        capture_output=True, timeout=300)
 
 
-def throughput(servers, rounds, requests):
+def throughput(servers, rounds, requests, only=None):
     print(f"\n{'workload':22} {'redis rps':>10} {'sesame rps':>11} {'ratio':>6}  "
           f"{'p50 r/s ms':>13} {'p99 r/s ms':>13}  {'CPU µs/req r/s':>15} {'ratio':>6}")
     for name, args in WORKLOADS:
+        if only and only not in name:
+            continue
         n = requests * (8 if "-P16" in name else 1)
         results = {s.name: [] for s in servers}
         try:
@@ -204,6 +207,7 @@ def main():
     parser.add_argument("--memory", action="store_true", help="also measure memory per key")
     parser.add_argument("--memory-keys", type=int, default=1_000_000)
     parser.add_argument("--memory-only", action="store_true", help="only measure memory per key")
+    parser.add_argument("--only", metavar="TEXT", help="only the workloads whose name contains TEXT")
     parser.add_argument("--quick", action="store_true", help="1 round of 20 000 requests")
     parser.add_argument("--sesame-bin", default=os.path.join(ROOT, "target", "release", "sesame"))
     args = parser.parse_args()
@@ -223,7 +227,7 @@ def main():
         try:
             for server in (redis, sesame):
                 preload(server)
-            throughput([redis, sesame], args.rounds, args.requests)
+            throughput([redis, sesame], args.rounds, args.requests, args.only)
         finally:
             redis.stop()
             sesame.stop()
