@@ -6,8 +6,9 @@ same way, then runs each workload with redis-benchmark against one and then the 
 for several rounds, and prints for each workload the median requests/s of each server, their
 ratio, their p50/p99 latencies, and each server's CPU time per request (user + system, read from
 /proc before and after the run). With --memory it also loads 1 000 000 sessions
-(`sess:<32 hex>`, 1 KiB values, EX 1800) and 1 000 000 small keys (100 B values) into fresh
-servers and prints resident memory per key and its overhead beyond the key and value bytes.
+(`sess:<32 hex>`, 1 KiB values, EX 1800), 1 000 000 small keys (100 B values) and 250 000 keys
+with 4 KiB values into fresh servers and prints resident memory per key and its overhead beyond
+the key and value bytes.
 
 On a small machine the client needs a core of its own: the servers are pinned to CPU 0 and
 redis-benchmark to CPU 1 (taskset), and sesame runs with one worker thread, so the comparison is
@@ -179,9 +180,12 @@ def resp(*words):
 
 
 def memory(sesame_bin, tmp, count):
-    print(f"\nresident memory per key, {count} keys with EX 1800 (key = sess:<32 hex>, 37 B)")
+    print(f"\nresident memory per key, {count} keys ({count // 4} for 4 KiB values) with EX 1800 "
+          "(key = sess:<32 hex>, 37 B)")
     print(f"{'value':>7} {'redis B/key':>12} {'sesame B/key':>13} {'redis overhead':>15} {'sesame overhead':>16} {'ratio':>6}")
-    for value_len in (1024, 100):
+    # 4 KiB values with a quarter of the keys: as many bytes as the 1 KiB run, to show whether an
+    # allocator size class makes a cliff there.
+    for value_len, keys in ((1024, count), (100, count), (4096, count // 4)):
         value = b"x" * value_len
         per_key = {}
         redis, sesame = start_servers(sesame_bin, tmp)
@@ -189,9 +193,9 @@ def memory(sesame_bin, tmp, count):
             for server in (redis, sesame):
                 before = server.rss_bytes()
                 send_pipelined(server.port, (resp(b"SET", b"sess:%032x" % i, value, b"EX", b"1800")
-                                             for i in range(count)))
+                                             for i in range(keys)))
                 time.sleep(0.5)
-                per_key[server.name] = (server.rss_bytes() - before) / count
+                per_key[server.name] = (server.rss_bytes() - before) / keys
         finally:
             redis.stop()
             sesame.stop()
