@@ -242,6 +242,28 @@ fn protocol_errors_close_only_the_offending_connection() {
     other.expect_run("PING", PONG);
 }
 
+/// The requests before a protocol error in the same write all run and are answered, in order,
+/// before the error and the close (sesame decodes a pipeline ahead of running it).
+#[test]
+fn requests_before_a_protocol_error_run_first() {
+    let s = TestServer::start(&[]);
+    let mut c = s.conn();
+    let mut request = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..100 {
+        request.extend(encode(&["SET", &format!("k{i}"), "v"]));
+        request.extend(encode(&["GET", &format!("k{i}")]));
+        expected.extend_from_slice(OK);
+        expected.extend(bulk(b"v"));
+    }
+    request.extend_from_slice(b"*1\r\n$-5\r\n");
+    expected.extend_from_slice(b"-ERR Protocol error: invalid bulk length\r\n");
+    expect_raw(&mut c, &request, &expected);
+    c.expect_closed();
+    let mut other = s.conn();
+    other.expect_run("DBSIZE", b":100\r\n");
+}
+
 /// Too-long lines: an inline request, a `*` count or a `$` length past 64 KiB with no line end.
 #[test]
 fn oversized_lines_are_protocol_errors() {
@@ -393,6 +415,14 @@ fn unauthenticated_request_limits() {
         b"GET a b c d e f g h i j k l m\r\n",
         b"-ERR wrong number of arguments for 'get' command\r\n",
     );
+    // AUTH and a request past the unauthenticated limits in one write: the limits end with the
+    // AUTH, not with the write.
+    let mut fast = s.conn();
+    let mut both = encode(&["AUTH", "secret"]);
+    let mut past_limit = vec!["MSET"];
+    past_limit.extend(["k", "v"].repeat(10));
+    both.extend(encode(&past_limit));
+    expect_raw(&mut fast, &both, b"+OK\r\n+OK\r\n");
     // After AUTH, the limits are gone.
     c.expect_run("AUTH secret", OK);
     let mut many = vec!["MSET"];

@@ -2,7 +2,9 @@
 //!
 //! Pipelining falls out of the loop: all requests already in the read buffer are executed in
 //! order and their replies collected in one write buffer, written with one syscall (or more
-//! only when the buffer grows past [`FLUSH_AT`] in a long batch). A protocol error is answered,
+//! only when the buffer grows past [`FLUSH_AT`] in a long batch). Requests are decoded up to
+//! [`LOOKAHEAD`] ahead of execution so that the keys of a pipeline are prefetched together (see
+//! [`crate::store::Store::prefetch`]); they still run one by one, in order. A protocol error is answered,
 //! then the connection is closed; a command error is just a reply. The connection also ends on
 //! QUIT, CLIENT KILL, the idle timeout, and shutdown (after writing what it has).
 
@@ -11,7 +13,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -20,7 +25,7 @@ use super::pubsub::Message;
 use super::{ClientState, ReplyMode, Shared};
 use crate::commands::{self, Ctx};
 use crate::error::CmdError;
-use crate::protocol::{Decoder, Reply};
+use crate::protocol::{Decoder, ProtocolError, Reply};
 
 /// Write the reply buffer out once it holds this much, even in the middle of a batch.
 const FLUSH_AT: usize = 64 * 1024;
@@ -30,6 +35,13 @@ const READ_CHUNK: usize = 16 * 1024;
 /// of 1 KiB SETs is 17 KiB) gets twice the room on each, up to this, so that one read takes its
 /// whole batch and one write answers it, instead of two of each.
 const MAX_READ_CHUNK: usize = 512 * 1024;
+/// How many requests are decoded ahead of execution, for prefetching their keys.
+const LOOKAHEAD: usize = crate::store::PREFETCH_MAX;
+
+/// A request decoded ahead, or the protocol error that ends the connection after the requests
+/// before it ran.
+type Decoded = Result<Vec<Bytes>, ProtocolError>;
+
 /// Redis's `client-query-buffer-limit`: a client that sends more than this without completing a
 /// request is disconnected.
 const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
@@ -64,6 +76,7 @@ async fn serve_client(
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::default();
+    let mut ahead = VecDeque::with_capacity(LOOKAHEAD);
     let mut read_chunk = READ_CHUNK;
     // Made once, not per request: each of these registers a waiter under a lock when first
     // polled, and deregisters when dropped.
@@ -76,7 +89,14 @@ async fn serve_client(
     tokio::pin!(stopped);
 
     loop {
-        let outcome = execute_buffered(shared, client, &mut decoder, &mut input, &mut output);
+        let outcome = execute_buffered(
+            shared,
+            client,
+            &mut decoder,
+            &mut input,
+            &mut ahead,
+            &mut output,
+        );
         if !output.is_empty() {
             shared
                 .stats
@@ -158,21 +178,26 @@ enum Batch {
     Close,
 }
 
-/// Executes every complete request in `input`, appending the replies to `output`.
+/// Executes every complete request in `input` (after those left in `ahead`), appending the
+/// replies to `output`.
 fn execute_buffered(
     shared: &Shared,
     client: &mut ClientState,
     decoder: &mut Decoder,
     input: &mut BytesMut,
+    ahead: &mut VecDeque<Decoded>,
     output: &mut BytesMut,
 ) -> Batch {
     let mut executed = 0u64;
     let outcome = loop {
-        let argv = match decoder.decode(input, client.authenticated) {
-            Ok(Some(argv)) if argv.is_empty() => continue,
-            Ok(Some(argv)) => argv,
-            Ok(None) => break Batch::Continue,
-            Err(e) => {
+        if ahead.is_empty() {
+            decode_ahead(decoder, input, client.authenticated, ahead);
+            prefetch_keys(shared, client.db, ahead);
+        }
+        let argv = match ahead.pop_front() {
+            Some(Ok(argv)) => argv,
+            None => break Batch::Continue,
+            Some(Err(e)) => {
                 // error_line, not Display: the offending byte goes out raw, as Redis sends it.
                 Reply::Error(e.error_line()).encode(output, client.protocol);
                 break Batch::Close;
@@ -205,4 +230,48 @@ fn execute_buffered(
         client.publish_info();
     }
     outcome
+}
+
+/// Decodes up to [`LOOKAHEAD`] complete requests from `input` into `ahead`, stopping after a
+/// protocol error. A connection that has not authenticated decodes one at a time: until AUTH
+/// succeeds Redis's tighter limits apply, and the next request may be that AUTH.
+fn decode_ahead(
+    decoder: &mut Decoder,
+    input: &mut BytesMut,
+    authenticated: bool,
+    ahead: &mut VecDeque<Decoded>,
+) {
+    let limit = if authenticated { LOOKAHEAD } else { 1 };
+    while ahead.len() < limit {
+        match decoder.decode(input, authenticated) {
+            Ok(Some(argv)) if argv.is_empty() => {}
+            Ok(Some(argv)) => ahead.push_back(Ok(argv)),
+            Ok(None) => return,
+            Err(e) => {
+                ahead.push_back(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// Prefetches the first key of each request in `ahead` whose command takes one there (GET, SET,
+/// HGETALL, …), when there are several: one request has nothing to overlap with.
+fn prefetch_keys(shared: &Shared, db: usize, ahead: &VecDeque<Decoded>) {
+    if ahead.len() < 2 {
+        return;
+    }
+    let keys: SmallVec<[&[u8]; LOOKAHEAD]> = ahead
+        .iter()
+        .filter_map(|request| {
+            let argv = request.as_ref().ok()?;
+            let cmd = commands::lookup(argv.first()?)?;
+            (cmd.keys.first == 1 && cmd.subcommands.is_empty())
+                .then(|| argv.get(1).map(|k| &k[..]))
+                .flatten()
+        })
+        .collect();
+    if keys.len() >= 2 {
+        shared.store.prefetch(db, &keys);
+    }
 }

@@ -105,6 +105,18 @@ fn allocate(size: usize) -> NonNull<Header> {
     NonNull::new(block.cast()).unwrap_or_else(|| alloc::handle_alloc_error(layout))
 }
 
+/// Asks the CPU to start loading the cache line at `p`.
+#[inline]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A borrowed view of an entry's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueRef<'a> {
@@ -235,6 +247,13 @@ impl Entry {
         } else {
             (kind & LEN_MASK) as usize
         }
+    }
+
+    /// Starts loading the block's first two cache lines: the header, the key, and the start of a
+    /// string (the hardware prefetcher follows a longer one).
+    pub(crate) fn prefetch(&self) {
+        prefetch(self.base());
+        prefetch(self.base().wrapping_add(64));
     }
 
     /// Bytes of the block (what MEMORY USAGE asks malloc about).

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
 
 pub use clock::{unix_ms, unix_us, Clock};
 pub use entry::{Entry, ValueRef};
@@ -43,6 +44,9 @@ use wheel::Timer;
 /// Timers handled per shard per lock hold by the sweeper: bounds how long one sweep step can keep
 /// a shard from its clients (a few tens of microseconds).
 pub const SWEEP_SLICE: usize = 256;
+
+/// The most keys [`Store::prefetch`] takes at once (more are ignored).
+pub const PREFETCH_MAX: usize = 32;
 
 /// Told about keys that come and go by themselves, so that the server can publish their keyspace
 /// events and invalidate WATCHes. Called with a shard lock held: it must never lock a shard.
@@ -243,6 +247,40 @@ impl Store {
             now: self.now(),
             guards,
             slides,
+        }
+    }
+
+    /// Starts loading into the CPU cache what looking `keys` up in `db` will read — each key's
+    /// table slot, then its entry's block — for all of them at once, so that the lookups of a
+    /// pipeline wait for memory together instead of one after another (in a large keyspace each
+    /// lookup otherwise waits for two or three cache misses in turn). A hint: it changes nothing,
+    /// and it skips a shard another thread holds instead of waiting for it.
+    pub fn prefetch(&self, db: usize, keys: &[&[u8]]) {
+        let keys = &keys[..keys.len().min(PREFETCH_MAX)];
+        let hashes: SmallVec<[u64; PREFETCH_MAX]> = keys.iter().map(|k| self.hash(k)).collect();
+        let mut wanted: SmallVec<[usize; PREFETCH_MAX]> =
+            hashes.iter().map(|&h| self.shard_index(h)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let guards: SmallVec<[_; PREFETCH_MAX]> = wanted
+            .iter()
+            .filter_map(|&i| Some((i, self.shards[i].try_lock()?)))
+            .collect();
+        let part = |hash: u64| {
+            let i = self.shard_index(hash);
+            let pos = guards.binary_search_by_key(&i, |(j, _)| *j).ok()?;
+            Some(&guards[pos].1.shard.dbs[db])
+        };
+        // Two passes: the second reads the slots the first asked for.
+        for &hash in &hashes {
+            if let Some(part) = part(hash) {
+                part.prefetch_slot(hash);
+            }
+        }
+        for &hash in &hashes {
+            if let Some(part) = part(hash) {
+                part.prefetch_block(hash);
+            }
         }
     }
 
@@ -785,6 +823,29 @@ mod tests {
             (e.str(), e.created_ms(), e.expires_at()),
             (Some(&b"2"[..]), now, 0)
         );
+    }
+
+    #[test]
+    fn prefetch_is_only_a_hint() {
+        let st = store(4);
+        for i in 0..100 {
+            let k = format!("k{i}");
+            st.lock(0, [&k]).insert(k.as_bytes(), s("v"), 0);
+        }
+        let keys: Vec<String> = (0..50).map(|i| format!("k{}", i * 3)).collect();
+        let mut refs: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        refs.push(b"missing");
+        refs.push(b"");
+        // A shard held elsewhere is skipped, not waited for.
+        let held = st.lock(0, [b"k0"]);
+        st.prefetch(0, &refs);
+        drop(held);
+        st.prefetch(0, &refs);
+        st.prefetch(1, &refs);
+        st.prefetch(0, &[]);
+        assert_eq!(st.dbsize(0), 100);
+        assert_eq!(st.stats().keyspace_hits + st.stats().keyspace_misses, 0);
+        assert!(st.lock(0, [b"k3"]).get(b"k3").is_some());
     }
 
     #[test]

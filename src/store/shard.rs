@@ -150,6 +150,29 @@ impl Db {
         (self.table.get_bucket_mut(index), None, slid)
     }
 
+    /// The bucket where the probe for `hash` starts: hashbrown looks for a key first in the group
+    /// of buckets at its hash's low bits, and usually finds it right there. (An implementation
+    /// detail of hashbrown, relied on only by the prefetch hints below: if it changed, they would
+    /// load the wrong lines, and nothing else would change.)
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & self.table.num_buckets().wrapping_sub(1)
+    }
+
+    /// Prefetch, first step: starts loading the table slot where `hash`'s entry probably is (the
+    /// control byte it reads to get there is loaded too).
+    pub fn prefetch_slot(&self, hash: u64) {
+        if let Some(entry) = self.table.get_bucket(self.home(hash)) {
+            super::entry::prefetch((entry as *const Entry).cast());
+        }
+    }
+
+    /// Prefetch, second step: starts loading the block of the entry in that slot.
+    pub fn prefetch_block(&self, hash: u64) {
+        if let Some(entry) = self.table.get_bucket(self.home(hash)) {
+            entry.prefetch();
+        }
+    }
+
     /// The entry for `key` whether or not it is past its deadline (for the sweeper).
     pub fn peek(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
         self.table.find(hash, |e| e.key() == key)
