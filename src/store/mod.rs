@@ -231,7 +231,8 @@ impl Store {
         keys: impl IntoIterator<Item = K>,
         slides: bool,
     ) -> Locked<'a> {
-        let mut wanted: Vec<usize> = keys
+        // Inline for the usual one or two keys: no allocation per command.
+        let mut wanted: SmallVec<[usize; 2]> = keys
             .into_iter()
             .map(|k| self.shard_index(self.hash(k.as_ref())))
             .collect();
@@ -574,7 +575,7 @@ pub struct Locked<'a> {
     /// The database the accessors work in; a handler may switch it (COPY … DB, MOVE).
     pub db: usize,
     now: u64,
-    guards: Vec<(usize, MutexGuard<'a, ShardSlot>)>,
+    guards: SmallVec<[(usize, MutexGuard<'a, ShardSlot>); 2]>,
     /// [`Locked::get`] slides deadlines (the command reads values).
     slides: bool,
 }
