@@ -4,16 +4,15 @@
 //! order and their replies collected in one write buffer, written with one syscall (or more
 //! only when the buffer grows past [`FLUSH_AT`] in a long batch). Requests are decoded up to
 //! [`LOOKAHEAD`] ahead of execution so that the keys of a pipeline are prefetched together (see
-//! [`crate::store::Store::prefetch`]); they still run one by one, in order. A protocol error is answered,
-//! then the connection is closed; a command error is just a reply. The connection also ends on
+//! [`crate::store::Store::prefetch`]); they still run one by one, in order. A protocol error is
+//! answered, then the connection is closed; a command error is just a reply. The connection also ends on
 //! QUIT, CLIENT KILL, the idle timeout, and shutdown (after writing what it has).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
@@ -33,8 +32,9 @@ const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// The most room made before one read. A client whose reads keep filling the buffer (a pipeline
 /// of 1 KiB SETs is 17 KiB) gets twice the room on each, up to this, so that one read takes its
-/// whole batch and one write answers it, instead of two of each.
-const MAX_READ_CHUNK: usize = 512 * 1024;
+/// whole batch and one write answers it, instead of two of each. Reads that use little of it
+/// halve it again, and an emptied buffer far larger than that is given back.
+const MAX_READ_CHUNK: usize = 64 * 1024;
 /// How many requests are decoded ahead of execution, for prefetching their keys.
 const LOOKAHEAD: usize = crate::store::PREFETCH_MAX;
 
@@ -124,6 +124,9 @@ async fn serve_client(
         if shared.is_shutting_down() || handle.is_killed() || input.len() > MAX_QUERY_BUFFER {
             return;
         }
+        if input.is_empty() && input.capacity() > 4 * read_chunk {
+            input = BytesMut::with_capacity(read_chunk);
+        }
         if input.capacity() - input.len() < read_chunk / 4 {
             input.reserve(read_chunk);
         }
@@ -136,6 +139,8 @@ async fn serve_client(
                     shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     if n == room {
                         read_chunk = (read_chunk * 2).min(MAX_READ_CHUNK);
+                    } else if n < read_chunk / 8 {
+                        read_chunk = (read_chunk / 2).max(READ_CHUNK);
                     }
                 }
             },

@@ -1,4 +1,5 @@
-//! Values: what a key holds, and Redis's view of its type and encoding.
+//! Values: what a key holds, and the encodings Redis reports for hashes and sets (a string's,
+//! which depends on the entry's `raw` flag, is [`super::Entry::encoding`]).
 //!
 //! Hashes and sets have two representations each, chosen as Redis 7.0 chooses its encodings,
 //! because the encoding is visible to clients: OBJECT ENCODING names it, and for the small
@@ -44,39 +45,6 @@ pub enum Value {
     Hash(Hash),
     /// A set of distinct members.
     Set(Set),
-}
-
-impl Value {
-    /// The name TYPE reports.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "string",
-            Value::Hash(_) => "hash",
-            Value::Set(_) => "set",
-        }
-    }
-}
-
-impl Value {
-    /// OBJECT ENCODING, as Redis 7.0 reports it. `raw`: the string was modified in place
-    /// (APPEND, SETRANGE), which Redis's strings remember.
-    pub fn encoding(&self, raw: bool) -> &'static str {
-        match self {
-            Value::Str(s) => {
-                if raw {
-                    "raw"
-                } else if s.len() <= 20 && parse_canonical_i64(s).is_some() {
-                    "int"
-                } else if s.len() <= 44 {
-                    "embstr"
-                } else {
-                    "raw"
-                }
-            }
-            Value::Hash(h) => h.encoding(),
-            Value::Set(s) => s.encoding(),
-        }
-    }
 }
 
 /// Parses `s` as Redis's `string2ll` does: optional `-`, decimal digits, no leading zeros (except
