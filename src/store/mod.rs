@@ -205,7 +205,7 @@ impl Store {
 
     /// The hash that places `key` in a shard and in the shard's table.
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        shard::keyspace_hash(self.hasher.hash_one(key))
     }
 
     fn shard_index(&self, hash: u64) -> usize {

@@ -17,7 +17,7 @@ use hashbrown::{hash_table, HashTable};
 use super::entry::Entry;
 #[cfg(test)]
 use super::value::Value;
-use super::wheel::{Timer, TimerWheel};
+use super::wheel::{Timer, TimerWheel, Token};
 
 /// One database's part of a shard.
 #[derive(Default)]
@@ -82,6 +82,40 @@ impl SlideRules {
             .iter()
             .any(|p| super::glob::glob_match(p, key, false))
     }
+}
+
+/// The odd multiplier that spreads a key's 32-bit hash over the 64 bits of the keyspace hash.
+const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The inverse of `SPREAD`'s low 32 bits modulo 2^32 (Newton's iteration; each step doubles the
+/// correct low bits, starting from 3 for an odd number).
+const SPREAD_INVERSE: u32 = {
+    let a = SPREAD as u32;
+    let mut x = a;
+    let mut i = 0;
+    while i < 4 {
+        x = x.wrapping_mul(2u32.wrapping_sub(a.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+
+/// The keyspace hash of a key from a 64-bit hash of its bytes: 32 bits of it, spread over 64 by
+/// an odd multiplier. Wheel timers then carry 32 bits ([`token_of`]) instead of 64 and give the
+/// hash back ([`hash_of_token`]), which halves their size; the table and the shard choice still
+/// get well-mixed bits (hashbrown takes the low ones and the top seven, the store the middle).
+pub fn keyspace_hash(full: u64) -> u64 {
+    hash_of_token((full ^ (full >> 32)) as u32)
+}
+
+/// The 32 bits a wheel timer carries for a keyspace hash.
+fn token_of(hash: u64) -> Token {
+    (hash as u32).wrapping_mul(SPREAD_INVERSE)
+}
+
+/// The keyspace hash a wheel timer's token stands for.
+fn hash_of_token(token: Token) -> u64 {
+    u64::from(token).wrapping_mul(SPREAD)
 }
 
 /// The idle period a write that sets `deadline` (0 = none) at `now` gives a key: the TTL it set.
@@ -328,7 +362,7 @@ impl Db {
     fn schedule_in(wheel: &mut Option<Box<TimerWheel>>, hash: u64, deadline: u64, now: u64) {
         wheel
             .get_or_insert_with(|| Box::new(TimerWheel::new(now)))
-            .schedule(deadline, hash);
+            .schedule(deadline, token_of(hash));
     }
 
     /// Removes every key; returns how many there were.
@@ -360,7 +394,7 @@ impl Db {
         let more = wheel.advance(now, limit, fired);
         let mut lag = 0;
         for timer in fired.iter() {
-            let hash = timer.token;
+            let hash = hash_of_token(timer.token);
             // Several keys may share a hash; each entry owns at most one live timer, recognised by
             // `timer_at == deadline`.
             while let Some(index) = self
@@ -381,7 +415,8 @@ impl Db {
                     // with a standing timer has a deadline.)
                     entry.timer_at_deadline();
                     let deadline = entry.expires_at();
-                    self.wheel.as_mut().expect("wheel").schedule(deadline, hash);
+                    let wheel = self.wheel.as_mut().expect("wheel");
+                    wheel.schedule(deadline, timer.token);
                     break;
                 }
             }
@@ -446,5 +481,21 @@ impl Db {
             .map(|i| (start + i) % n)
             .find_map(|i| self.table.get_bucket(i))
             .map(|e| Bytes::copy_from_slice(e.key()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_token_gives_the_keyspace_hash_back() {
+        assert_eq!((SPREAD as u32).wrapping_mul(SPREAD_INVERSE), 1);
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for _ in 0..10_000 {
+            x = x.rotate_left(13).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5555;
+            let hash = keyspace_hash(x);
+            assert_eq!(hash_of_token(token_of(hash)), hash);
+        }
     }
 }

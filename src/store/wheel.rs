@@ -21,9 +21,8 @@
 //! | 2     | 64      | 4.096 s                  | 262.1 s (4.37 min)         |
 //! | 3     | 64      | 4.37 min                 | 16 777 s (4.66 h)          |
 //! | 4     | 64      | 4.66 h                   | 12.4 days                  |
-//! | 5     | 64      | 12.4 days                | 795 days (2.18 years)      |
-//! | 6     | 64      | 2.18 years               | 139 years (2^42 ms)        |
-//! | over  | 1 list  | —                        | any later 2^42 ms block, up to `u64::MAX` |
+//! | 5     | 64      | 12.4 days                | 795 days (2.18 years, 2^36 ms) |
+//! | over  | 1 list  | —                        | any later 2^36 ms block, up to `u64::MAX` |
 //!
 //! A timer goes to the level that holds the highest bit in which its deadline differs from the
 //! wheel's time. So a timer whose deadline shares the wheel's current level-1 bucket lands in level
@@ -39,7 +38,7 @@
 //!   bucket of the level above, and every bucket of level `l` ends before any bucket of level
 //!   `l + 1` starts: the next bucket due is always the lowest set bit of the occupancy bitmap of
 //!   the lowest non-empty level. No wrap-around, no scan of empty buckets.
-//! - The overflow list holds the timers whose deadline differs from `now_ms` above bit 41;
+//! - The overflow list holds the timers whose deadline differs from `now_ms` above bit 35;
 //!   `overflow_min_ms` is at most the earliest of them.
 //! - `in_hand` holds timers taken out of a bucket (or the overflow list) whose processing a `limit`
 //!   interrupted, plus timers scheduled at or before `now_ms`; `advance` deals with them before
@@ -54,23 +53,38 @@
 //!
 //! # Memory
 //!
-//! A timer is 16 bytes in its bucket's `Vec` (plus the `Vec`'s growth slack). A level's table of 64
-//! buckets (1.5 KiB) is allocated only when the level first receives a timer, and a bucket that
-//! empties gives back its allocation unless it is small ([`RETAIN_CAPACITY`]).
+//! A timer is 8 bytes in its bucket's `Vec` (plus the `Vec`'s growth slack): its 32-bit token and
+//! the 32 low bits of its deadline — the bucket and the wheel's time give the rest, since a timer
+//! in a level-`l` bucket has the wheel's time's bits above that level and the bucket's index as
+//! its level-`l` digit, and the bits below fit 32 bits up to level 5 (30 of them). That is why
+//! there is no level above 5: later deadlines (over two years out) wait in the overflow list as
+//! whole [`Timer`]s. A level's table of 64 buckets (1.5 KiB) is allocated only when the level
+//! first receives a timer, and a bucket that empties gives back its allocation unless it is small
+//! ([`RETAIN_CAPACITY`]).
 
-/// One scheduled timer: an absolute deadline (ms since the Unix epoch) and an opaque token
-/// (the store uses the key's 64-bit hash; several timers may share a token).
+/// What a timer stands for: opaque to the wheel (the store uses 32 bits from which it recovers
+/// the key's hash; several timers may share a token).
+pub type Token = u32;
+
+/// One scheduled timer: an absolute deadline (ms since the Unix epoch) and its token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timer {
     pub deadline_ms: u64,
-    pub token: u64,
+    pub token: Token,
+}
+
+/// A timer as a bucket holds it: the deadline's bits below the bucket (see the module doc).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    low_ms: u32,
+    token: Token,
 }
 
 /// Number of levels below the overflow list.
-const LEVELS: usize = 7;
+const LEVELS: usize = 6;
 
 /// Buckets in each level; powers of two, at most 64 so that one `u64` maps a level's occupancy.
-const BUCKETS_PER_LEVEL: [usize; LEVELS] = [64, 64, 64, 64, 64, 64, 64];
+const BUCKETS_PER_LEVEL: [usize; LEVELS] = [64, 64, 64, 64, 64, 64];
 
 /// Milliseconds covered by one bucket of each level; powers of two, and each level's bucket spans
 /// exactly the whole level below it.
@@ -81,10 +95,9 @@ const BUCKET_SPAN_MS: [u64; LEVELS] = [
     1 << 18, // 4.37 min
     1 << 24, // 4.66 h
     1 << 30, // 12.4 days
-    1 << 36, // 2.18 years
 ];
 
-/// Milliseconds covered by the whole top level (2^42 ms, 139 years): deadlines that differ from
+/// Milliseconds covered by the whole top level (2^36 ms, 2.18 years): deadlines that differ from
 /// the wheel's time at or above this bit go to the overflow list.
 const TOP_LEVEL_SPAN_MS: u64 = BUCKET_SPAN_MS[LEVELS - 1] * BUCKETS_PER_LEVEL[LEVELS - 1] as u64;
 
@@ -105,7 +118,8 @@ const fn tables_are_consistent() -> bool {
         } else {
             BUCKET_SPAN_MS[level - 1] * BUCKETS_PER_LEVEL[level - 1] as u64
         };
-        if BUCKET_SPAN_MS[level] != expected_span {
+        // A slot keeps the deadline's bits below its bucket in 32 bits.
+        if BUCKET_SPAN_MS[level] != expected_span || BUCKET_SPAN_MS[level] > 1 << 32 {
             return false;
         }
         level += 1;
@@ -136,7 +150,7 @@ const LEVEL_OF_BIT: [u8; 64] = {
 #[derive(Default)]
 struct Level {
     occupied: u64,
-    buckets: Box<[Vec<Timer>]>,
+    buckets: Box<[Vec<Slot>]>,
 }
 
 /// A hierarchical timer wheel with millisecond resolution; see the module documentation.
@@ -172,7 +186,7 @@ impl TimerWheel {
     }
 
     /// Adds a timer. A deadline at or before the wheel's current time fires on the next advance.
-    pub fn schedule(&mut self, deadline_ms: u64, token: u64) {
+    pub fn schedule(&mut self, deadline_ms: u64, token: Token) {
         self.len += 1;
         self.place(Timer { deadline_ms, token });
     }
@@ -242,11 +256,11 @@ impl TimerWheel {
             .levels
             .iter()
             .map(|level| {
-                let table = level.buckets.len() * std::mem::size_of::<Vec<Timer>>();
+                let table = level.buckets.len() * std::mem::size_of::<Vec<Slot>>();
                 let timers: usize = level
                     .buckets
                     .iter()
-                    .map(|bucket| bucket.capacity() * timer)
+                    .map(|bucket| bucket.capacity() * std::mem::size_of::<Slot>())
                     .sum();
                 table + timers
             })
@@ -268,13 +282,17 @@ impl TimerWheel {
             return;
         }
         let count = BUCKETS_PER_LEVEL[level_index];
-        let shift = BUCKET_SPAN_MS[level_index].trailing_zeros();
-        let index = ((timer.deadline_ms >> shift) as usize) & (count - 1);
+        let span = BUCKET_SPAN_MS[level_index];
+        let index = ((timer.deadline_ms >> span.trailing_zeros()) as usize) & (count - 1);
         let level = &mut self.levels[level_index];
         if level.buckets.is_empty() {
             level.buckets = (0..count).map(|_| Vec::new()).collect();
         }
-        level.buckets[index].push(timer);
+        level.buckets[index].push(Slot {
+            // At most 30 bits (checked at compile time): the cast keeps them all.
+            low_ms: (timer.deadline_ms & (span - 1)) as u32,
+            token: timer.token,
+        });
         level.occupied |= 1 << index;
     }
 
@@ -292,15 +310,15 @@ impl TimerWheel {
         if self.overflow.is_empty() {
             return None;
         }
-        // The earliest overflow timer's 2^42 ms block starts after the wheel's time.
+        // The earliest overflow timer's 2^36 ms block starts after the wheel's time.
         Some((
             self.overflow_min_ms & !(TOP_LEVEL_SPAN_MS - 1),
             Source::Overflow,
         ))
     }
 
-    /// Moves the wheel's time to the start of `source` and takes its timers in hand. `in_hand` is
-    /// empty here, so its allocation can be handed to the emptied bucket for reuse.
+    /// Moves the wheel's time to the start of `source` and takes its timers in hand, whole again
+    /// (the bucket's start plus each slot's low bits). `in_hand` is empty here.
     fn take(&mut self, start_ms: u64, source: Source) {
         debug_assert!(self.in_hand.is_empty() && start_ms > self.now_ms);
         #[cfg(test)]
@@ -312,8 +330,12 @@ impl TimerWheel {
             Source::Bucket(level_index, index) => {
                 let level = &mut self.levels[level_index];
                 level.occupied &= !(1 << index);
-                std::mem::swap(&mut self.in_hand, &mut level.buckets[index]);
-                release_if_large(&mut level.buckets[index]);
+                let bucket = &mut level.buckets[index];
+                self.in_hand.extend(bucket.drain(..).map(|slot| Timer {
+                    deadline_ms: start_ms + u64::from(slot.low_ms),
+                    token: slot.token,
+                }));
+                release_if_large(bucket);
             }
             Source::Overflow => {
                 // Timers of later blocks go back to the overflow list as they are re-placed,
@@ -335,7 +357,7 @@ enum Source {
 }
 
 /// Frees an empty list's allocation if it is large enough to matter.
-fn release_if_large(list: &mut Vec<Timer>) {
+fn release_if_large<T>(list: &mut Vec<T>) {
     debug_assert!(list.is_empty());
     if list.capacity() > RETAIN_CAPACITY {
         *list = Vec::new();
@@ -350,7 +372,7 @@ mod tests {
     const EPOCH_2026_MS: u64 = 1_767_225_600_000;
 
     /// Advances without a limit and returns the fired tokens, sorted.
-    fn fire(wheel: &mut TimerWheel, now_ms: u64) -> Vec<u64> {
+    fn fire(wheel: &mut TimerWheel, now_ms: u64) -> Vec<Token> {
         // The wheel's time never goes back, so that is the time to compare deadlines with.
         let effective_ms = now_ms.max(wheel.now_ms);
         let mut fired = Vec::new();
@@ -361,7 +383,7 @@ mod tests {
                 "{timer:?} fired early at {effective_ms}"
             );
         }
-        let mut tokens: Vec<u64> = fired.iter().map(|timer| timer.token).collect();
+        let mut tokens: Vec<Token> = fired.iter().map(|timer| timer.token).collect();
         tokens.sort_unstable();
         tokens
     }
@@ -373,13 +395,19 @@ mod tests {
             let shift = BUCKET_SPAN_MS[level_index].trailing_zeros();
             for (index, bucket) in level.buckets.iter().enumerate() {
                 assert_eq!(level.occupied & (1 << index) != 0, !bucket.is_empty());
-                for timer in bucket {
-                    assert!(timer.deadline_ms > wheel.now_ms);
-                    let bit = 63 - (timer.deadline_ms ^ wheel.now_ms).leading_zeros();
+                let span = BUCKET_SPAN_MS[level_index];
+                let parent_span = span * BUCKETS_PER_LEVEL[level_index] as u64;
+                for slot in bucket {
+                    // The deadline, whole again as `take` rebuilds it.
+                    let deadline_ms = (wheel.now_ms & !(parent_span - 1))
+                        | (index as u64 * span)
+                        | u64::from(slot.low_ms);
+                    assert!(u64::from(slot.low_ms) < span);
+                    assert!(deadline_ms > wheel.now_ms);
+                    let bit = 63 - (deadline_ms ^ wheel.now_ms).leading_zeros();
                     assert_eq!(usize::from(LEVEL_OF_BIT[bit as usize]), level_index);
                     assert_eq!(
-                        (timer.deadline_ms >> shift) as usize
-                            & (BUCKETS_PER_LEVEL[level_index] - 1),
+                        (deadline_ms >> shift) as usize & (BUCKETS_PER_LEVEL[level_index] - 1),
                         index
                     );
                 }
@@ -399,10 +427,10 @@ mod tests {
         assert_eq!(LEVEL_OF_BIT[0], 0);
         assert_eq!(LEVEL_OF_BIT[5], 0);
         assert_eq!(LEVEL_OF_BIT[6], 1);
-        assert_eq!(LEVEL_OF_BIT[41], 6);
-        assert_eq!(LEVEL_OF_BIT[42], LEVELS as u8);
-        assert_eq!(TOP_LEVEL_SPAN_MS, 1 << 42);
-        assert_eq!(std::mem::size_of::<Timer>(), 16);
+        assert_eq!(LEVEL_OF_BIT[35], 5);
+        assert_eq!(LEVEL_OF_BIT[36], LEVELS as u8);
+        assert_eq!(TOP_LEVEL_SPAN_MS, 1 << 36);
+        assert_eq!(std::mem::size_of::<Slot>(), 8);
     }
 
     /// Where a deadline lands in a fresh wheel at `now_ms`: (level, bucket), (LEVELS, 0) for
@@ -470,8 +498,11 @@ mod tests {
         assert_eq!(location(now, base + 128), Some((1, 2)));
         assert_eq!(location(now, base + 4095), Some((1, 63)));
         assert_eq!(location(now, base + 4096), Some((2, 1)));
-        // The top level ends where the wheel's 2^42 ms block ends, not 2^42 ms after now.
-        assert_eq!(location(now, base + TOP_LEVEL_SPAN_MS - 1), Some((6, 63)));
+        // The top level ends where the wheel's 2^36 ms block ends, not 2^36 ms after now.
+        assert_eq!(
+            location(now, base + TOP_LEVEL_SPAN_MS - 1),
+            Some((LEVELS - 1, 63))
+        );
         assert_eq!(location(now, base + TOP_LEVEL_SPAN_MS), Some((LEVELS, 0)));
     }
 
@@ -493,7 +524,7 @@ mod tests {
                 assert_eq!(level.occupied.count_ones(), 2, "level {level_index}");
                 assert_eq!(
                     fire(&mut wheel, boundary - 2),
-                    Vec::<u64>::new(),
+                    Vec::<Token>::new(),
                     "level {level_index}"
                 );
                 check_invariants(&wheel);
@@ -503,7 +534,7 @@ mod tests {
                     "level {level_index}"
                 );
                 check_invariants(&wheel);
-                assert_eq!(fire(&mut wheel, boundary - 1), Vec::<u64>::new());
+                assert_eq!(fire(&mut wheel, boundary - 1), Vec::<Token>::new());
                 assert_eq!(fire(&mut wheel, boundary), vec![2], "level {level_index}");
                 assert!(wheel.is_empty());
                 check_invariants(&wheel);
@@ -521,11 +552,11 @@ mod tests {
             .collect();
         // Scheduled out of order, on purpose.
         for (token, &deadline) in deadlines.iter().enumerate().rev() {
-            wheel.schedule(deadline, token as u64);
+            wheel.schedule(deadline, token as Token);
         }
         for (token, &deadline) in deadlines.iter().enumerate() {
-            assert_eq!(fire(&mut wheel, deadline - 1), Vec::<u64>::new());
-            assert_eq!(fire(&mut wheel, deadline), vec![token as u64]);
+            assert_eq!(fire(&mut wheel, deadline - 1), Vec::<Token>::new());
+            assert_eq!(fire(&mut wheel, deadline), vec![token as Token]);
             check_invariants(&wheel);
         }
         assert!(wheel.is_empty());
@@ -541,7 +572,7 @@ mod tests {
             .collect();
         deadlines.push(now + 2); // same level as the first, earlier
         for &deadline in deadlines.iter().rev() {
-            wheel.schedule(deadline, deadline);
+            wheel.schedule(deadline, 0);
         }
         let mut fired = Vec::new();
         assert!(!wheel.advance(now + TOP_LEVEL_SPAN_MS, usize::MAX, &mut fired));
@@ -564,7 +595,7 @@ mod tests {
         let mut seen = vec![start_level];
         // Walk time forward in big steps that stay before the deadline.
         for before in [60_000, 5_000, 100, 1] {
-            assert_eq!(fire(&mut wheel, deadline - before), Vec::<u64>::new());
+            assert_eq!(fire(&mut wheel, deadline - before), Vec::<Token>::new());
             check_invariants(&wheel);
             seen.push(level_of(&wheel).unwrap());
         }
@@ -588,12 +619,12 @@ mod tests {
         assert_eq!(fire(&mut wheel, now - 1000), vec![1, 2, 3]);
         assert!(wheel.is_empty());
         // After the wheel moved on, a deadline between the old and new time is in the past too.
-        assert_eq!(fire(&mut wheel, now + 5000), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, now + 5000), Vec::<Token>::new());
         wheel.schedule(now + 10, 4);
         assert_eq!(fire(&mut wheel, now + 5000), vec![4]);
         // A clock that goes backwards does not un-fire or re-place anything.
         wheel.schedule(now + 6000, 5);
-        assert_eq!(fire(&mut wheel, now), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, now), Vec::<Token>::new());
         assert_eq!(fire(&mut wheel, now + 6000), vec![5]);
     }
 
@@ -611,19 +642,19 @@ mod tests {
         wheel.schedule(i64_max, 3);
         wheel.schedule(half_u64, 4);
         wheel.schedule(u64::MAX, 5);
-        assert_eq!(wheel.levels[6].occupied.count_ones(), 1);
-        assert_eq!(wheel.overflow.len(), 4);
+        // Five years out is past the top level (2.18 years): all wait in the overflow list.
+        assert_eq!(wheel.overflow.len(), 5);
         check_invariants(&wheel);
-        assert_eq!(fire(&mut wheel, five_years - 1), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, five_years - 1), Vec::<Token>::new());
         assert_eq!(fire(&mut wheel, five_years), vec![1]);
-        assert_eq!(fire(&mut wheel, two_centuries - 1), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, two_centuries - 1), Vec::<Token>::new());
         check_invariants(&wheel);
         assert_eq!(fire(&mut wheel, two_centuries), vec![2]);
         check_invariants(&wheel);
         // i64::MAX and u64::MAX / 2 are the same instant.
-        assert_eq!(fire(&mut wheel, half_u64 - 1), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, half_u64 - 1), Vec::<Token>::new());
         assert_eq!(fire(&mut wheel, half_u64), vec![3, 4]);
-        assert_eq!(fire(&mut wheel, u64::MAX - 1), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, u64::MAX - 1), Vec::<Token>::new());
         assert_eq!(fire(&mut wheel, u64::MAX), vec![5]);
         assert!(wheel.is_empty());
         // Each jump visited a handful of buckets, never the milliseconds in between.
@@ -643,10 +674,10 @@ mod tests {
         let now = EPOCH_2026_MS;
         let deadline = now + 1500; // level 1: the bucket straddles `deadline` when reached
         let mut wheel = TimerWheel::new(now);
-        for token in 0..COUNT as u64 {
+        for token in 0..COUNT as Token {
             wheel.schedule(deadline, token);
         }
-        wheel.schedule(deadline + 1, COUNT as u64); // same bucket, not due: moved, not fired
+        wheel.schedule(deadline + 1, COUNT as Token); // same bucket, not due: moved, not fired
         let mut seen = vec![false; COUNT + 1];
         let mut fired = Vec::with_capacity(LIMIT);
         let mut calls = 0;
@@ -675,7 +706,7 @@ mod tests {
         assert_eq!(calls, COUNT.div_ceil(LIMIT));
         assert_eq!(wheel.len(), 1);
         check_invariants(&wheel);
-        assert_eq!(fire(&mut wheel, deadline + 1), vec![COUNT as u64]);
+        assert_eq!(fire(&mut wheel, deadline + 1), vec![COUNT as Token]);
         // The big bucket's allocation was given back once it emptied.
         assert!(
             wheel.heap_bytes() < 64 * 1024,
@@ -726,9 +757,9 @@ mod tests {
         wheel.schedule(now + 81, 1001); // not due yet
         wheel.schedule(now, 1002); // long due
         while wheel.advance(now + 80, 10, &mut fired) {}
-        let mut tokens: Vec<u64> = fired.iter().map(|timer| timer.token).collect();
+        let mut tokens: Vec<Token> = fired.iter().map(|timer| timer.token).collect();
         tokens.sort_unstable();
-        let mut expected: Vec<u64> = (0..100).collect();
+        let mut expected: Vec<Token> = (0..100).collect();
         expected.extend([1000, 1002]);
         assert_eq!(tokens, expected);
         assert_eq!(fire(&mut wheel, now + 81), vec![1001]);
@@ -740,7 +771,7 @@ mod tests {
         let now = EPOCH_2026_MS;
         let mut wheel = TimerWheel::new(now);
         // An hour of nothing.
-        assert_eq!(fire(&mut wheel, now + 3_600_000), Vec::<u64>::new());
+        assert_eq!(fire(&mut wheel, now + 3_600_000), Vec::<Token>::new());
         assert_eq!(wheel.buckets_taken, 0);
         // One timer ten days out, then one jump of ten days.
         let now = now + 3_600_000;
@@ -754,7 +785,7 @@ mod tests {
         // A thousand timers spread over a day, then one jump over all of them.
         let now = now + 10 * 86_400_000;
         for token in 0..1000 {
-            wheel.schedule(now + token * 86_400 + 1, token);
+            wheel.schedule(now + u64::from(token) * 86_400 + 1, token);
         }
         let taken_before = wheel.buckets_taken;
         assert_eq!(fire(&mut wheel, now + 86_400_000).len(), 1000);
@@ -767,7 +798,7 @@ mod tests {
         let now = now + 86_400_000;
         let taken_before = wheel.buckets_taken;
         for second in 1..=3600 {
-            assert_eq!(fire(&mut wheel, now + second * 1000), Vec::<u64>::new());
+            assert_eq!(fire(&mut wheel, now + second * 1000), Vec::<Token>::new());
         }
         assert_eq!(wheel.buckets_taken, taken_before);
     }
@@ -780,8 +811,10 @@ mod tests {
         for token in 0..10_000 {
             wheel.schedule(now + 20, token);
         }
-        let table = 64 * std::mem::size_of::<Vec<Timer>>();
-        assert!(wheel.heap_bytes() >= table + 10_000 * 16);
+        // Timers in a bucket take 8 bytes each.
+        let table = 64 * std::mem::size_of::<Vec<Slot>>();
+        assert!(wheel.heap_bytes() >= table + 10_000 * 8);
+        assert!(wheel.heap_bytes() < table + 10_000 * 16);
         assert_eq!(fire(&mut wheel, now + 20).len(), 10_000);
         assert!(
             wheel.heap_bytes() <= table + RETAIN_CAPACITY * 16 * 2,
@@ -843,10 +876,10 @@ mod tests {
         }
 
         /// Removes and returns the model's timers due at `now`, as sorted (deadline, token).
-        fn take_due(model: &mut BTreeMap<(u64, u64), u64>, now: u64) -> Vec<(u64, u64)> {
+        fn take_due(model: &mut BTreeMap<(u64, u64), Token>, now: u64) -> Vec<(u64, Token)> {
             let later = model.split_off(&(now + 1, 0));
             let due = std::mem::replace(model, later);
-            let mut due: Vec<(u64, u64)> = due
+            let mut due: Vec<(u64, Token)> = due
                 .into_iter()
                 .map(|((deadline, _), token)| (deadline, token))
                 .collect();
@@ -854,8 +887,8 @@ mod tests {
             due
         }
 
-        fn sorted(fired: &[Timer]) -> Vec<(u64, u64)> {
-            let mut got: Vec<(u64, u64)> = fired
+        fn sorted(fired: &[Timer]) -> Vec<(u64, Token)> {
+            let mut got: Vec<(u64, Token)> = fired
                 .iter()
                 .map(|timer| (timer.deadline_ms, timer.token))
                 .collect();
@@ -875,11 +908,12 @@ mod tests {
             ) {
                 let mut wheel = TimerWheel::new(start);
                 // (deadline, sequence number) -> token; tokens repeat on purpose.
-                let mut model: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+                let mut model: BTreeMap<(u64, u64), Token> = BTreeMap::new();
                 let (mut now, mut seq) = (start, 0u64);
                 let mut schedule = |wheel: &mut TimerWheel, model: &mut BTreeMap<_, _>, at: u64| {
-                    wheel.schedule(at, seq % 5);
-                    model.insert((at, seq), seq % 5);
+                    let token = (seq % 5) as Token;
+                    wheel.schedule(at, token);
+                    model.insert((at, seq), token);
                     seq += 1;
                 };
                 for op in ops {
