@@ -16,6 +16,7 @@ Servers run on CPU 0 and clients on CPU 1. Lags are measured by polling DBSIZE e
 
     python3 benches/expiry.py            # everything
     python3 benches/expiry.py --quick    # a tenth of the keys
+    python3 benches/expiry.py --only 4   # one part (here the sliding GETs)
 """
 
 import argparse
@@ -147,26 +148,31 @@ def burst(tmp, n):
 
 def sliding(tmp, requests):
     print("\n4. sliding: GET on keys with a TTL, sesame with and without --slide 'key:*'")
-    results = {}
-    for label, extra in (("plain", ()), ("sliding", ("--slide", "key:*"))):
-        server = start("sesame", tmp, extra)
-        try:
-            send_pipelined(server.port, (resp(b"SET", b"key:%012d" % i, b"v" * 100, b"EX", b"1800")
-                                         for i in range(100_000)))
-            rps = []
-            for _ in range(3):
+    # Both servers run at once and take turns (A B A B A B), so drift in the machine's speed
+    # does not favour either.
+    servers = {}
+    try:
+        for label, extra in (("plain", ()), ("sliding", ("--slide", "key:*"))):
+            servers[label] = start("sesame", tmp, extra)
+            send_pipelined(servers[label].port, (resp(b"SET", b"key:%012d" % i, b"v" * 100, b"EX", b"1800")
+                                                 for i in range(100_000)))
+        rps = {label: [] for label in servers}
+        for _ in range(3):
+            for label, server in servers.items():
                 out = subprocess.run(["taskset", "-c", "1", "redis-benchmark", "-p", str(server.port), "-n",
                                       str(requests), "-c", "50", "-r", "100000", "-t", "get", "--csv", "-q"],
                                      capture_output=True, text=True, timeout=300)
                 row = [line for line in out.stdout.splitlines() if line and not line.startswith('"test"')][-1]
-                rps.append(float(row.split('","')[1]))
-            slid = [line for line in command(server.port, "INFO", "stats").split(b"\r\n")]
-            results[label] = sorted(rps)[1]
+                rps[label].append(float(row.split('","')[1]))
+        results = {}
+        for label, server in servers.items():
+            results[label] = sorted(rps[label])[1]
             info = subprocess.run(["redis-cli", "-p", str(server.port), "INFO", "stats"], capture_output=True,
                                   text=True).stdout
             slid = next((line for line in info.splitlines() if line.startswith("slid_keys")), "")
             print(f"   {label:8} median {results[label]:.0f} GET/s   {slid}")
-        finally:
+    finally:
+        for server in servers.values():
             server.stop()
     print(f"   ratio sliding/plain {results['sliding'] / results['plain']:.2f}")
 
@@ -191,6 +197,7 @@ def main():
     global SESAME
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tenth of the keys")
+    parser.add_argument("--only", type=int, choices=range(1, 6), metavar="N", help="only part N (1-5)")
     parser.add_argument("--sesame-bin", default=os.path.join(ROOT, "target", "release", "sesame"))
     args = parser.parse_args()
     SESAME = args.sesame_bin
@@ -200,11 +207,16 @@ def main():
     print(f"{time.strftime('%Y-%m-%d')} · {os.cpu_count()} CPUs · servers on CPU 0, clients on CPU 1 · "
           f"sesame --threads 1")
     with tempfile.TemporaryDirectory() as tmp:
-        dense(tmp, 200_000 // scale)
-        sparse(tmp, 1_000_000 // scale)
-        burst(tmp, 1_000_000 // scale)
-        sliding(tmp, 200_000 // scale)
-        wheel_memory(tmp, 1_000_000 // scale)
+        parts = [
+            lambda: dense(tmp, 200_000 // scale),
+            lambda: sparse(tmp, 1_000_000 // scale),
+            lambda: burst(tmp, 1_000_000 // scale),
+            lambda: sliding(tmp, 200_000 // scale),
+            lambda: wheel_memory(tmp, 1_000_000 // scale),
+        ]
+        for number, part in enumerate(parts, 1):
+            if args.only in (None, number):
+                part()
 
 
 SESAME = ""
