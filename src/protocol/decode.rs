@@ -145,6 +145,8 @@ pub struct Decoder {
     bulk_len: Option<usize>,
     /// Arguments of the multibulk request in progress, already split off the buffer.
     argv: Vec<Bytes>,
+    /// How many of `argv` were copied out of the buffer by [`Decoder::release_buffer`].
+    released: usize,
     /// Leading bytes of the buffer known to hold no line end, so a header or inline line arriving
     /// a few bytes at a time is scanned once, not once per read. Reset whenever bytes are consumed.
     scanned: usize,
@@ -200,6 +202,7 @@ impl Decoder {
                     self.remaining = count;
                     self.bulk_len = None;
                     self.argv = Vec::with_capacity(count.min(ARGV_PREALLOC));
+                    self.released = 0;
                     self.scanned = 0;
                     pos = header;
                 }
@@ -266,6 +269,7 @@ impl Decoder {
                 let missing = needed - buf.len();
                 self.consume(buf, pos);
                 if buf.capacity() - buf.len() < missing {
+                    self.release_buffer();
                     buf.reserve(missing.min(BULK_RESERVE_STEP));
                 }
                 return Ok(None);
@@ -281,7 +285,20 @@ impl Decoder {
             self.remaining -= 1;
         }
         self.consume(buf, pos);
+        self.released = 0;
         Ok(Some(std::mem::take(&mut self.argv)))
+    }
+
+    /// Copies the arguments of the request in progress out of the read buffer (each at most
+    /// once), so that nothing the decoder holds shares the buffer any more. Call it before making
+    /// room in the buffer: a buffer that nothing else shares is reused in place by
+    /// `BytesMut::reserve`, while a shared one is reallocated (and copied) on every read that
+    /// ends inside a request, as most reads of a pipelined load do.
+    pub fn release_buffer(&mut self) {
+        for arg in &mut self.argv[self.released..] {
+            *arg = Bytes::copy_from_slice(arg);
+        }
+        self.released = self.argv.len();
     }
 
     /// Reads the `$<len>\r\n` header at the front of `line`, returning the length and the
@@ -663,6 +680,24 @@ mod tests {
         assert_eq!(argv[0].as_ptr() as usize, base + 8);
         assert_eq!(argv[1].as_ptr() as usize, base + 17);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_released_buffer_is_reused_in_place() {
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::with_capacity(64);
+        buf.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva");
+        assert_eq!(d.decode(&mut buf, true).unwrap(), None);
+        // SET and key were split off and share the buffer; once released, the buffer is ours
+        // again, and making room keeps its allocation.
+        d.release_buffer();
+        d.release_buffer();
+        let base = buf.as_ptr() as usize - (64 - buf.capacity());
+        buf.reserve(60);
+        assert_eq!(buf.as_ptr() as usize, base, "the allocation is reused");
+        buf.extend_from_slice(b"lue\r\n");
+        let argv = d.decode(&mut buf, true).unwrap().unwrap();
+        assert_eq!(argv, vec![&b"SET"[..], b"key", b"value"]);
     }
 
     #[test]

@@ -128,6 +128,7 @@ async fn serve_client(
             input = BytesMut::with_capacity(read_chunk);
         }
         if input.capacity() - input.len() < read_chunk / 4 {
+            decoder.release_buffer();
             input.reserve(read_chunk);
         }
         let room = input.capacity() - input.len();
