@@ -1,8 +1,9 @@
 //! The data: a lock-sharded keyspace shared by every worker thread.
 //!
-//! A key's shard is chosen from its 64-bit hash (computed once, with a per-process random seed so
-//! clients cannot aim keys at one shard); the same hash then finds the key inside the shard's
-//! `hashbrown` table and is the token of its wheel timer. Every database has its part in every
+//! A key's shard is chosen from its 64-bit keyspace hash (a 32-bit hash of the key, with a
+//! per-process random seed so clients cannot aim keys at one shard, spread over 64 bits; see
+//! [`shard::keyspace_hash`]); the same hash then finds the key inside the shard's `hashbrown`
+//! table, and its 32 bits are the token of its wheel timer. Every database has its part in every
 //! shard, so a key lands in the same shard whatever the database, and SWAPDB swaps parts shard by
 //! shard.
 //!
