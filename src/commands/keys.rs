@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, NO_KEYS, ONE_KEY};
+use super::{keyword, parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, NO_KEYS, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 use crate::server::notify::GENERIC;
@@ -286,7 +286,8 @@ struct ExpireCondition {
 fn parse_expire_condition(args: &mut Args) -> Result<ExpireCondition, CmdError> {
     let mut c = ExpireCondition::default();
     while let Some(word) = args.next_opt() {
-        match word.to_ascii_lowercase().as_slice() {
+        let mut buf = [0; 16];
+        match keyword(&word, &mut buf) {
             b"nx" => c.nx = true,
             b"xx" => c.xx = true,
             b"gt" => c.gt = true,

@@ -303,6 +303,20 @@ impl Args {
     }
 }
 
+/// `word` in lower case, written into `buf` — no allocation for the option keywords of hot
+/// commands (SET … EX, EXPIRE … NX). A word longer than `buf` comes back empty, which matches no
+/// keyword.
+pub fn keyword<'b>(word: &[u8], buf: &'b mut [u8; 16]) -> &'b [u8] {
+    match buf.get_mut(..word.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(word);
+            lower.make_ascii_lowercase();
+            lower
+        }
+        None => &[],
+    }
+}
+
 /// Parses an integer argument as Redis's `string2ll` does.
 pub fn parse_i64(word: &[u8]) -> Result<i64, CmdError> {
     parse_canonical_i64(word).ok_or(CmdError::NotInteger)

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::float80::F80;
-use super::{parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
+use super::{keyword, parse_i64, Args, Command, Ctx, KeySpec, ALL_KEYS, ONE_KEY};
 use crate::error::CmdError;
 use crate::protocol::Reply;
 use crate::server::notify::{GENERIC, STRING};
@@ -339,16 +339,17 @@ fn parse_set_options(args: &mut Args, for_set: bool) -> Result<SetOptions, CmdEr
     let mut o = SetOptions::default();
     while let Some(word) = args.next_opt() {
         let has_next = !args.is_empty();
-        let w = word.to_ascii_lowercase();
+        let mut buf = [0; 16];
+        let w = keyword(&word, &mut buf);
         let timed = o.expiry.as_ref().map(|(u, _)| *u);
-        let unit = match w.as_slice() {
+        let unit = match w {
             b"ex" => Some(ExpiryUnit::Seconds),
             b"px" => Some(ExpiryUnit::Millis),
             b"exat" => Some(ExpiryUnit::UnixSeconds),
             b"pxat" => Some(ExpiryUnit::UnixMillis),
             _ => None,
         };
-        match w.as_slice() {
+        match w {
             b"nx" if for_set && !o.xx => o.nx = true,
             b"xx" if for_set && !o.nx => o.xx = true,
             b"get" if for_set => o.get = true,
