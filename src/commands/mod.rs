@@ -200,13 +200,7 @@ fn index() -> &'static hashbrown::HashMap<&'static str, &'static Command> {
 /// short names.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
-    if name.len() > buf.len() {
-        return None;
-    }
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    let lower = std::str::from_utf8(lower).ok()?;
+    let lower = std::str::from_utf8(lowercase(name, &mut buf)?).ok()?;
     index().get(lower).copied()
 }
 
@@ -303,18 +297,18 @@ impl Args {
     }
 }
 
-/// `word` in lower case, written into `buf` — no allocation for the option keywords of hot
-/// commands (SET … EX, EXPIRE … NX). A word longer than `buf` comes back empty, which matches no
-/// keyword.
+/// `word` in lower case, written into `buf` (no allocation); None if it does not fit.
+fn lowercase<'b, const N: usize>(word: &[u8], buf: &'b mut [u8; N]) -> Option<&'b [u8]> {
+    let lower = buf.get_mut(..word.len())?;
+    lower.copy_from_slice(word);
+    lower.make_ascii_lowercase();
+    Some(lower)
+}
+
+/// An option keyword of a hot command (SET … EX, EXPIRE … NX) in lower case, in `buf`. A word
+/// longer than `buf` comes back empty, which matches no keyword.
 pub fn keyword<'b>(word: &[u8], buf: &'b mut [u8; 16]) -> &'b [u8] {
-    match buf.get_mut(..word.len()) {
-        Some(lower) => {
-            lower.copy_from_slice(word);
-            lower.make_ascii_lowercase();
-            lower
-        }
-        None => &[],
-    }
+    lowercase(word, buf).unwrap_or(&[])
 }
 
 /// Parses an integer argument as Redis's `string2ll` does.

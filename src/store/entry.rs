@@ -372,14 +372,16 @@ impl Entry {
     pub fn renamed(self, key: &[u8]) -> Entry {
         let kind = self.header().kind;
         let tail = self.string_len();
-        let block = Entry::with_header(key, kind, tail);
+        let mut next = Entry {
+            block: Entry::with_header(key, kind, tail),
+        };
+        next.take_times(&self);
         let old_at = self.key_offset() + self.header().key_len as usize;
         // SAFETY: both blocks have the same kind, so the same layout apart from the key: the
         // collection pointer moves over (ownership passes to the new block, the old one is
         // freed without dropping it) and a string's bytes are copied after the new key.
         unsafe {
-            let base = block.as_ptr().cast::<u8>();
-            ptr::copy_nonoverlapping(self.base(), base, 16);
+            let base = next.base();
             if kind & COLLECTION != 0 {
                 base.add(HEADER).cast::<*mut u8>().write(self.boxed());
             }
@@ -388,13 +390,10 @@ impl Entry {
                 base.add(Entry::key_offset_of(kind) + key.len()),
                 tail,
             );
-            let header = &mut *block.as_ptr();
-            header.timer_gap = self.header().timer_gap;
-            header.idle = self.header().idle;
             let old = std::mem::ManuallyDrop::new(self);
             alloc::dealloc(old.base(), layout(old.block_size()));
         }
-        Entry { block }
+        next
     }
 
     /// Copies the deadline, timer, idle period and creation time of `from`.
